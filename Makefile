@@ -1,0 +1,40 @@
+# One setup path for everything: `make demo` and `make test` both depend on `make env`.
+# The environment lives in .venv/ at the repository root; a stamp file makes a second run instant.
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+VPIP    := $(VPY) -m pip
+STAMP   := $(VENV)/.mmdet_lvis_fed-env
+# mmcv 2.1.0 is the newest mmcv that mmdet 3.3.0 accepts (<2.2.0); it has no CPU wheel for torch 2.13,
+# so it is built from source with its ops. pip caches the built wheel: later installs take seconds.
+MMCV    := mmcv==2.1.0
+TORCH   := torch==2.13.0
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: env demo test bench clean-env
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPIP) install -q --upgrade pip wheel "setuptools>=77.0.3,<81"
+	# Pinned: a bare torch requirement pulls the CUDA build and gigabytes of CUDA packages.
+	$(VPIP) install -q $(TORCH)
+	$(VPIP) install -q ninja "numpy" "opencv-python-headless" addict mmengine==0.10.7 packaging Pillow pyyaml yapf
+	# --no-build-isolation: mmcv's setup.py imports torch (and pkg_resources, hence setuptools<81).
+	MMCV_WITH_OPS=1 MAX_JOBS=$(JOBS) $(VPIP) install --no-build-isolation $(MMCV)
+	$(VPIP) install -q -e ".[tests]"
+	$(VPY) -c "import mmcv.ops, mmdet, mmdet_lvis_fed; print('env ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"
+	touch $(STAMP)
+
+demo: env
+	$(VPY) tools/run_demo.py
+
+test: env
+	$(VPY) -m pytest -q tests
+
+bench: env
+	$(VPY) tools/benchmark_eval.py --images 5000 --dets-per-image 300
+
+clean-env:
+	rm -rf $(VENV)
