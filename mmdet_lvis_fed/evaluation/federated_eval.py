@@ -322,6 +322,7 @@ def _accumulate(d, tps, fps, num_gt, eval_cats):
     # Across images: score, then image id, then the results' order (lvis-api's stable sorts).
     order = np.lexsort((d['idx'], d['img'], -d['score'], d['cat']))
     cats = d['cat'][order]
+    tps, fps = tps[:, order], fps[:, order]     # each category's detections are now contiguous
     starts = np.searchsorted(cats, eval_cats, 'left')
     ends = np.searchsorted(cats, eval_cats, 'right')
     eps = np.spacing(1)
@@ -329,17 +330,17 @@ def _accumulate(d, tps, fps, num_gt, eval_cats):
         ng = num_gt[:, c]                           # per area range
         if not ng.any():
             continue
-        sel = order[starts[k]:ends[k]]
-        n = len(sel)
+        lo, hi = starts[k], ends[k]
+        n = hi - lo
         rows = np.repeat(ng > 0, T)                 # (A*T,)
         ng_rows = np.repeat(ng, T)[rows]
         if n == 0:
             precision[:, :, k, ng > 0] = 0
             recall[:, k, ng > 0] = 0
             continue
-        tp_i = np.cumsum(tps[rows][:, sel], axis=1)
+        tp_i = np.cumsum(tps[:, lo:hi][rows], axis=1)
         tp = tp_i.astype(np.float64)
-        fp = np.cumsum(fps[rows][:, sel], axis=1).astype(np.float64)
+        fp = np.cumsum(fps[:, lo:hi][rows], axis=1).astype(np.float64)
         rc_last = tp[:, -1] / ng_rows
         pr = tp / (fp + tp + eps)
         pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
@@ -350,9 +351,8 @@ def _accumulate(d, tps, fps, num_gt, eval_cats):
         flat = (tp_i + (np.arange(len(ng_rows)) * stride)[:, None]).ravel()
         target = k_r + (np.arange(len(ng_rows)) * stride)[:, None]
         pos = np.searchsorted(flat, target.ravel(), 'left').reshape(target.shape)
-        col = pos - (np.arange(len(ng_rows)) * n)[:, None]
-        inside = (col < n) & (pos < (np.arange(1, len(ng_rows) + 1) * n)[:, None])
-        q = np.where(inside, np.take_along_axis(pr, np.minimum(col, n - 1), axis=1), 0.0)
+        col = pos - (np.arange(len(ng_rows)) * n)[:, None]   # n past the row's end: not reached
+        q = np.where(col < n, np.take_along_axis(pr, np.minimum(col, n - 1), axis=1), 0.0)
         a_idx = np.nonzero(ng > 0)[0]
         precision[:, :, k, a_idx] = q.reshape(len(a_idx), T, R).transpose(1, 2, 0)
         recall[:, k, a_idx] = rc_last.reshape(len(a_idx), T).T
