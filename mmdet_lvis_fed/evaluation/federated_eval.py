@@ -26,8 +26,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .lvis_data import (Detections, LVISFormatError, LVISGroundTruth, check_rle, in_sorted,
-                        index_of, pair_keys)
+from .lvis_data import (Detections, LVISFormatError, LVISGroundTruth, RLEColumn, check_rle,
+                        in_sorted, index_of, pair_keys)
 
 # Same construction as lvis-api: np.arange drifts, linspace does not.
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -77,7 +77,8 @@ class EvalResult:
 
 
 def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
-             cat_ids=None, max_dets: int = 300, area_from_box: bool = False) -> EvalResult:
+             cat_ids=None, img_ids=None, max_dets: int = 300,
+             area_from_box: bool = False) -> EvalResult:
     """Evaluate detections against LVIS ground truth under the federated rules.
 
     Args:
@@ -86,6 +87,8 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
         iou_type: 'bbox' or 'segm'.
         cat_ids: LVIS category ids to evaluate (a subset); None evaluates every category in `gt`.
             APr/APc/APf average over the subset's categories, by their `frequency` in `gt`.
+        img_ids: image ids to evaluate (a split, say); None evaluates every image in `gt`.
+            Detections on other images are dropped, like lvis-api's `params.img_ids`.
         max_dets: detections kept per image across categories; < 0 keeps all. Defaults to 300.
         area_from_box: segm only. lvis-api takes a mask detection's area (which decides
             small/medium/large and the `area > 0` filter) from its box whenever the results carry
@@ -101,9 +104,15 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
     eval_cats = gt.cat_indices(cat_ids)
     cat_sel = np.zeros(num_cats, bool)
     cat_sel[eval_cats] = True
+    img_sel = np.ones(len(gt.img_ids), bool)
+    if img_ids is not None:
+        img_sel[:] = False
+        img_sel[index_of(np.unique(np.asarray(img_ids, np.int64)), gt.img_ids, gt.source,
+                         'requested image', 'image id')] = True
 
-    g = _select_ground_truth(gt, cat_sel)
-    d = _select_detections(gt, dets, cat_sel, g['pos_keys'], iou_type, max_dets, area_from_box)
+    g = _select_ground_truth(gt, cat_sel, img_sel)
+    d = _select_detections(gt, dets, cat_sel, img_sel, g['pos_keys'], iou_type, max_dets,
+                           area_from_box)
     pairs = _candidate_pairs(gt, dets, d, g, iou_type)
     # Rows of the matching state: area range a, IoU threshold t -> row a * T + t.
     gt_ig = _area_ignore(g['area'], g['ignore'])
@@ -132,8 +141,8 @@ def _valid_area(area):
         return (area > 0) & (area < np.inf)
 
 
-def _select_ground_truth(gt, cat_sel):
-    keep = cat_sel[gt.ann_cat] & _valid_area(gt.ann_area)
+def _select_ground_truth(gt, cat_sel, img_sel):
+    keep = cat_sel[gt.ann_cat] & img_sel[gt.ann_img] & _valid_area(gt.ann_area)
     idx = np.nonzero(keep)[0]
     key = pair_keys(gt.ann_img[idx], gt.ann_cat[idx], gt.num_cats)
     order = np.argsort(key, kind='stable')          # by (image, category), file order inside
@@ -142,7 +151,7 @@ def _select_ground_truth(gt, cat_sel):
                 ignore=gt.ann_ignore[idx], bbox=gt.ann_bbox[idx], pos_keys=np.unique(key))
 
 
-def _select_detections(gt, dets, cat_sel, pos_keys, iou_type, max_dets, area_from_box):
+def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets, area_from_box):
     src = dets.source or 'detections'
     img = index_of(dets.image_id, gt.img_ids, dets.source, 'detection', 'image_id')
     cat = index_of(dets.category_id, gt.cat_ids, dets.source, 'detection', 'category_id')
@@ -159,9 +168,7 @@ def _select_detections(gt, dets, cat_sel, pos_keys, iou_type, max_dets, area_fro
         raise LVISFormatError(f'{src}: detection {i}: bbox {bbox[i].tolist()} has a negative '
                               'width or height')
     if iou_type == 'segm':
-        for i, rle in enumerate(dets.segm):
-            h, w = gt.img_hw[img[i]]
-            check_rle(rle, int(h), int(w), src, f'detection {i}')
+        _check_mask_sizes(dets.segm, gt.img_hw[img], src)
 
     n = len(score)
     keep = np.arange(n)
@@ -172,7 +179,7 @@ def _select_detections(gt, dets, cat_sel, pos_keys, iou_type, max_dets, area_fro
         keep = np.sort(order[rank < max_dets])
 
     key = pair_keys(img[keep], cat[keep], gt.num_cats)
-    fed = cat_sel[cat[keep]] & (in_sorted(key, pos_keys) | in_sorted(key, gt.neg_keys))
+    fed = cat_sel[cat[keep]] & img_sel[img[keep]] & (in_sorted(key, pos_keys) | in_sorted(key, gt.neg_keys))
     keep = keep[fed]
     if iou_type == 'bbox' or (area_from_box and dets.box_given):
         area = bbox[keep, 2] * bbox[keep, 3]
@@ -188,6 +195,17 @@ def _select_detections(gt, dets, cat_sel, pos_keys, iou_type, max_dets, area_fro
     rank = np.arange(len(key)) - np.repeat(group_start, np.diff(np.r_[group_start, len(key)]))
     return dict(idx=keep, img=img[keep], cat=cat[keep], score=score[keep], bbox=bbox[keep],
                 area=area, key=key, rank=rank)
+
+
+def _check_mask_sizes(segm, hw, src):
+    if isinstance(segm, RLEColumn):
+        bad = (segm.heights != hw[:, 0]) | (segm.widths != hw[:, 1])
+        if bad.any():
+            i = int(np.argmax(bad))
+            check_rle(segm[i], int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
+        return
+    for i, rle in enumerate(segm):
+        check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
 
 
 def _mask_areas(rles, src, rows):

@@ -1,0 +1,67 @@
+# Mask R-CNN R50-FPN on the embedded demo data (tools/make_demo_data.py), trained from scratch on a
+# 2-core CPU. What differs from a real LVIS run, and why:
+# - no pretrained weights can be downloaded here, so the backbone starts from random init: GroupNorm
+#   everywhere (batch statistics of 4 small images are too noisy for BatchNorm, and frozen BN at
+#   random init is just a fixed affine map), no frozen stages;
+# - 160 x 160 images and a few short epochs, to fit minutes of CPU time;
+# - anchors of 16 px at stride 4 (scales=[4]): the demo's smallest shapes are 8-18 px;
+# - fewer proposals and 128 sampled RoIs per image (not 512): the RoI heads dominate CPU time.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/datasets/lvis-fed_instance.py',
+    '../_base_/schedules/sgd_step.py',
+    'mmdet::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmdet_lvis_fed'], allow_failed_imports=False)
+
+num_classes = 24          # every category of the demo file (no subset chosen)
+norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+model = dict(
+    backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
+    neck=dict(norm_cfg=norm_cfg),
+    rpn_head=dict(anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        bbox_head=dict(num_classes=num_classes),
+        mask_head=dict(norm_cfg=norm_cfg, num_classes=num_classes)),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+                   rcnn=dict(sampler=dict(num=128))),
+    # LVIS protocol: up to 300 detections per image, a score threshold low enough for AP.
+    test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))
+
+data_root = 'data/demo/'
+img_scale = (160, 160)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=1,
+    dataset=dict(data_root=data_root, split=None, filter_cfg=dict(filter_empty_gt=True),
+                 pipeline=train_pipeline))
+# The demo validates on the official-style val file once, at the end (it is the test split too).
+val_dataloader = dict(
+    num_workers=1,
+    dataset=dict(data_root=data_root, ann_file='annotations/lvis_v1_val.json', split=None,
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_epochs = 12
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[9, 11],
+         gamma=0.1),
+]
+optim_wrapper = dict(optimizer=dict(lr=0.02, weight_decay=0.0001), clip_grad=dict(max_norm=10))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
+env_cfg = dict(cudnn_benchmark=False)

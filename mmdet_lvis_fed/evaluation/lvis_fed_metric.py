@@ -1,0 +1,208 @@
+"""`LVISFedMetric`: the federated evaluator as an mmengine metric (gathering and formatting only)."""
+import json
+import logging
+import os
+import os.path as osp
+import tempfile
+from typing import Optional, Sequence, Union
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.fileio import get_local_path
+from mmengine.logging import MMLogger, print_log
+
+from mmdet.registry import METRICS
+
+from .federated_eval import AREA_LABELS, IOU_THRS, evaluate
+from .lvis_data import Detections, LVISGroundTruth, RLEColumn
+from .report import frequency_table, per_category_table
+
+IOU_TYPES = ('bbox', 'segm')
+
+
+@METRICS.register_module()
+class LVISFedMetric(BaseMetric):
+    """Box and mask AP per frequency group under the federated LVIS rules.
+
+    Reports ``lvis_fed/bbox_AP``, ``lvis_fed/bbox_APr``, ... and ``lvis_fed/segm_...`` with lvis-api's
+    numbers (AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300). Only the images that were
+    processed are evaluated, so a split or a filtered subset is judged on itself.
+
+    Args:
+        ann_file (str, optional): LVIS annotation file. Defaults to the dataset's (its metainfo
+            carries ``ann_file`` when it is an ``LVISFedDataset``).
+        metric (str | list[str]): 'bbox', 'segm' or both. Defaults to ('bbox', 'segm').
+        classes (list[str], optional): category names of labels 0..K-1 when the dataset's metainfo
+            has no ``lvis_cat_ids``; with neither, label i is the file's i-th category by id.
+        classwise (bool): also print a per-category table. Defaults to False.
+        format_only (bool): only write LVIS results JSON (the official server's format) to
+            ``outfile_prefix``.bbox.json / .segm.json, without evaluating. Defaults to False.
+        outfile_prefix (str, optional): where results JSON goes. Defaults to None.
+        out_dir (str, optional): where ``lvis_fed_per_category.json`` goes (AP at each IoU per
+            category, for tools/plot_ap_iou.py). Defaults to the run's log folder in the work dir.
+        area_from_box (bool): judge mask sizes by box area, as lvis-api does; see
+            ``federated_eval.evaluate``. Defaults to False (mask area).
+        max_dets (int): detections kept per image. Defaults to 300 (the LVIS rule).
+        collect_device, prefix, backend_args: as in mmengine/mmdet metrics.
+    """
+    default_prefix: Optional[str] = 'lvis_fed'
+
+    def __init__(self, ann_file: Optional[str] = None,
+                 metric: Union[str, Sequence[str]] = ('bbox', 'segm'),
+                 classes: Optional[Sequence[str]] = None, classwise: bool = False,
+                 format_only: bool = False, outfile_prefix: Optional[str] = None,
+                 out_dir: Optional[str] = None, area_from_box: bool = False, max_dets: int = 300,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None,
+                 backend_args: Optional[dict] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.metrics = [metric] if isinstance(metric, str) else list(metric)
+        bad = [m for m in self.metrics if m not in IOU_TYPES]
+        if bad or not self.metrics:
+            raise KeyError(f'metric must be among {IOU_TYPES}, got {self.metrics}')
+        if format_only and not outfile_prefix:
+            raise ValueError('format_only=True needs outfile_prefix to write the results to')
+        self.ann_file, self.classes, self.classwise = ann_file, classes, classwise
+        self.format_only, self.outfile_prefix, self.out_dir = format_only, outfile_prefix, out_dir
+        self.area_from_box, self.max_dets = area_from_box, max_dets
+        self.backend_args = backend_args
+        self._gt = None
+
+    def process(self, data_batch, data_samples):
+        """Keep each image's predictions as arrays (and masks as packed RLE)."""
+        for sample in data_samples:
+            pred = sample['pred_instances']
+            boxes = _numpy(pred['bboxes']).astype(np.float32).reshape(-1, 4)
+            boxes[:, 2:] -= boxes[:, :2]                # x1 y1 x2 y2 -> x y w h
+            entry = dict(img_id=int(sample['img_id']), bboxes=boxes,
+                         scores=_numpy(pred['scores']).astype(np.float32),
+                         labels=_numpy(pred['labels']).astype(np.int32))
+            if 'segm' in self.metrics:
+                entry['masks'] = _encode_masks(pred.get('masks'), sample['ori_shape'], len(boxes))
+            self.results.append(entry)
+
+    def compute_metrics(self, results: list) -> dict:
+        logger = MMLogger.get_current_instance()
+        gt = self._ground_truth()
+        cat_ids = self._label_to_cat_id(gt)
+        labels = np.concatenate([r['labels'] for r in results]) if results else np.zeros(0, int)
+        if len(labels) and labels.max() >= len(cat_ids):
+            raise ValueError(f'prediction label {labels.max()} has no category: the metric knows '
+                             f'{len(cat_ids)} classes')
+        img_ids = np.array([r['img_id'] for r in results], np.int64)
+        dets = Detections(
+            image_id=np.repeat(img_ids, [len(r['scores']) for r in results]),
+            category_id=cat_ids[labels],
+            score=_cat([r['scores'] for r in results], np.float64),
+            bbox=_cat([r['bboxes'] for r in results], np.float64).reshape(-1, 4),
+            segm=RLEColumn.concat(r['masks'] for r in results) if 'segm' in self.metrics else None,
+            source='predictions')
+        if self.format_only:
+            for iou_type in self.metrics:
+                path = write_results_json(dets, iou_type, f'{self.outfile_prefix}.{iou_type}.json')
+                print_log(f'results written to {path}', logger)
+            return {}
+
+        metrics, per_cat, tables = {}, {}, []
+        for iou_type in self.metrics:
+            res = evaluate(gt, dets, iou_type, cat_ids=cat_ids, img_ids=img_ids,
+                           max_dets=self.max_dets, area_from_box=self.area_from_box)
+            for key, value in res.summary.items():
+                metrics[f'{iou_type}_{key}'] = round(float(value), 4)
+            per_cat[iou_type] = res.per_category()
+            tables.append(res)
+            if self.classwise:
+                print_log(f'\n{iou_type} AP per category:\n' + per_category_table(res), logger)
+        print_log(f'\nLVIS federated evaluation ({len(img_ids)} images, {len(cat_ids)} '
+                  'categories):\n' + frequency_table(tables), logger)
+        self._write_per_category(per_cat, logger)
+        return metrics
+
+    def _ground_truth(self):
+        ann_file = self.ann_file or (self.dataset_meta or {}).get('ann_file')
+        if not ann_file:
+            raise ValueError('LVISFedMetric needs ann_file, or a dataset whose metainfo has it '
+                             '(LVISFedDataset)')
+        if self._gt is None or self._gt.source != ann_file:
+            with get_local_path(ann_file, backend_args=self.backend_args) as path:
+                self._gt = LVISGroundTruth.from_file(path)
+            self._gt.source = ann_file
+        return self._gt
+
+    def _label_to_cat_id(self, gt):
+        meta = self.dataset_meta or {}
+        if meta.get('lvis_cat_ids'):
+            return np.asarray(meta['lvis_cat_ids'], np.int64)
+        if self.classes is not None:
+            by_name = dict(zip(gt.cat_names, gt.cat_ids))
+            missing = [n for n in self.classes if n not in by_name]
+            if missing:
+                raise ValueError(f'{gt.source}: no category named {missing[0]!r}')
+            return np.array([by_name[n] for n in self.classes], np.int64)
+        return gt.cat_ids
+
+    def _write_per_category(self, per_cat, logger):
+        out_dir = self.out_dir or _log_dir(logger)
+        if out_dir is None:
+            return
+        os.makedirs(out_dir, exist_ok=True)
+        path = osp.join(out_dir, 'lvis_fed_per_category.json')
+        atomic_write_json(dict(iou_thrs=[float(t) for t in IOU_THRS], area=AREA_LABELS[0],
+                               **per_cat), path)
+        print_log(f'per-category AP at each IoU written to {path}', logger)
+
+
+def _numpy(x):
+    return x.detach().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x)
+
+
+def _cat(arrays, dtype):
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
+
+
+def _encode_masks(masks, ori_shape, n):
+    from pycocotools import mask as mask_utils
+    h, w = int(ori_shape[0]), int(ori_shape[1])
+    if masks is None:
+        raise ValueError('segm evaluation needs pred_instances.masks (a mask head in the model)')
+    masks = _numpy(masks)
+    if n == 0:
+        return RLEColumn(b'', np.zeros(1, np.int64), np.zeros(0), np.zeros(0))
+    rles = mask_utils.encode(np.asfortranarray(masks.reshape(n, h, w).transpose(1, 2, 0),
+                                               dtype=np.uint8))
+    return RLEColumn.from_rles(rles)
+
+
+def _log_dir(logger):
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            return osp.dirname(handler.baseFilename)
+    return None
+
+
+def atomic_write_json(obj, path):
+    """Write JSON next to `path` and rename it into place: a failure leaves no half-written file."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_results_json(dets: Detections, iou_type: str, path: str):
+    """LVIS results format: image_id, category_id, bbox (x, y, w, h), score [, segmentation]."""
+    rows = []
+    for i in range(len(dets)):
+        row = dict(image_id=int(dets.image_id[i]), category_id=int(dets.category_id[i]),
+                   bbox=[round(float(v), 2) for v in dets.bbox[i]], score=float(dets.score[i]))
+        if iou_type == 'segm':
+            rle = dets.segm[i]
+            row['segmentation'] = dict(size=rle['size'], counts=rle['counts'].decode())
+        rows.append(row)
+    return atomic_write_json(rows, path)
