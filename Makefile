@@ -27,8 +27,17 @@ $(STAMP): pyproject.toml Makefile
 	$(VPY) -c "import mmcv.ops, mmdet, mmdet_lvis_fed; print('env ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"
 	touch $(STAMP)
 
-demo: env
-	$(VPY) tools/run_demo.py
+DEMO_CFG ?= configs/demo/mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py
+DEMO_DIR ?= work_dirs/demo
+MIM     := $(VENV)/bin/mim
+
+# Train on the demo data, then test the saved checkpoint: metrics per frequency group at the end.
+demo: env data/demo/annotations/lvis_v1_val.json
+	$(MIM) train mmdet $(DEMO_CFG) --gpus 0 --work-dir $(DEMO_DIR)
+	$(MIM) test mmdet $(DEMO_CFG) --gpus 0 --work-dir $(DEMO_DIR) --checkpoint "$$(cat $(DEMO_DIR)/last_checkpoint)"
+
+data/demo/annotations/lvis_v1_val.json: tools/make_demo_data.py
+	$(VPY) tools/make_demo_data.py --out data/demo
 
 test: env
 	$(VPY) -m pytest -q tests

@@ -55,12 +55,11 @@ val_dataloader = dict(
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 12
+max_epochs = 4
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[9, 11],
-         gamma=0.1),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[3], gamma=0.1),
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.02, weight_decay=0.0001), clip_grad=dict(max_norm=10))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))

@@ -213,7 +213,10 @@ def _mask_areas(rles, src, rows):
     if not rles:
         return np.zeros(0)
     try:
-        return np.asarray(mask_utils.area(rles), np.float64)
+        # pycocotools' area() allocates its output as np.array((n,), dtype=np.uint8), which
+        # overflows under numpy 2 for n > 255: ask for at most 255 masks at a time.
+        return np.concatenate([np.asarray(mask_utils.area(rles[i:i + 255]), np.float64)
+                               for i in range(0, len(rles), 255)])
     except Exception:
         for r, rle in zip(rows, rles):   # find the first record that does not decode
             try:
