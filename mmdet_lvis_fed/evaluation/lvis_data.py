@@ -207,6 +207,10 @@ def check_rle(rle, h, w, source, what):
     if not isinstance(rle, dict) or 'counts' not in rle or 'size' not in rle:
         raise LVISFormatError(f'{_where(source)}{what}: field "segmentation" is not an RLE dict '
                               'with "size" and "counts"')
+    if not isinstance(rle['counts'], (str, bytes)):
+        raise LVISFormatError(f'{_where(source)}{what}: field "segmentation" cannot be decoded: '
+                              f'"counts" is a {type(rle["counts"]).__name__}, not a compressed '
+                              'RLE string')
     if [int(v) for v in rle['size']] != [h, w]:
         raise LVISFormatError(f'{_where(source)}{what}: segmentation size {list(rle["size"])} '
                               f'does not match the image size [{h}, {w}]')
@@ -228,7 +232,7 @@ class Detections:
 
     @classmethod
     def empty(cls):
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)))
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), [])
 
     @classmethod
     def from_results(cls, results, source=None):
