@@ -200,7 +200,7 @@ def write_results_json(dets: Detections, iou_type: str, path: str):
     rows = []
     for i in range(len(dets)):
         row = dict(image_id=int(dets.image_id[i]), category_id=int(dets.category_id[i]),
-                   bbox=[round(float(v), 2) for v in dets.bbox[i]], score=float(dets.score[i]))
+                   bbox=[float(v) for v in dets.bbox[i]], score=float(dets.score[i]))
         if iou_type == 'segm':
             rle = dets.segm[i]
             row['segmentation'] = dict(size=rle['size'], counts=rle['counts'].decode())

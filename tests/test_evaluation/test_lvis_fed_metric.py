@@ -1,0 +1,126 @@
+"""LVISFedMetric through its public API (process + evaluate), single and two-process."""
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from pycocotools import mask as mask_utils
+
+from mmdet_lvis_fed import synthetic as syn
+from mmdet_lvis_fed.evaluation import LVISFedMetric
+from tests.conftest import lvis_reference
+
+
+@pytest.fixture(scope='module')
+def case(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('metric')
+    gt = syn.make_ground_truth(24, num_cats=30, seed=11)
+    ann_file = tmp / 'gt.json'
+    ann_file.write_text(json.dumps(gt))
+    cols = syn.make_detections(gt, 60, seed=12)
+    rles = syn.detection_masks(gt, cols)
+    return gt, str(ann_file), cols, rles
+
+
+def data_samples(gt, cols, rles):
+    """What a Mask R-CNN test step hands the metric: per image boxes (x1y1x2y2), masks, labels."""
+    cat_index = {c['id']: i for i, c in enumerate(gt['categories'])}
+    out = []
+    for im in gt['images']:
+        sel = np.nonzero(cols['image_id'] == im['id'])[0]
+        b = cols['bbox'][sel].astype(np.float32)
+        masks = np.stack([mask_utils.decode(rles[i]) for i in sel]).astype(bool)
+        out.append(dict(img_id=im['id'], ori_shape=(im['height'], im['width']),
+                        pred_instances=dict(
+                            bboxes=torch.from_numpy(np.c_[b[:, :2], b[:, :2] + b[:, 2:]]),
+                            scores=torch.from_numpy(cols['score'][sel].astype(np.float32)),
+                            labels=torch.tensor([cat_index[c] for c in cols['category_id'][sel]]),
+                            masks=torch.from_numpy(masks))))
+    return out
+
+
+def run_metric(gt, samples, ann_file, **kw):
+    metric = LVISFedMetric(**kw)
+    metric.dataset_meta = dict(classes=tuple(c['name'] for c in gt['categories']),
+                               lvis_cat_ids=tuple(c['id'] for c in gt['categories']),
+                               ann_file=ann_file)
+    for i in range(0, len(samples), 4):
+        metric.process({}, samples[i:i + 4])
+    return metric.evaluate(len(samples))
+
+
+def test_metric_equals_lvis_api_on_its_own_results_file(case, tmp_path):
+    gt, ann_file, cols, rles = case
+    samples = data_samples(gt, cols, rles)
+    prefix = str(tmp_path / 'preds')
+    assert run_metric(gt, samples, ann_file, format_only=True, outfile_prefix=prefix) == {}
+    metrics = run_metric(gt, samples, ann_file, area_from_box=True, out_dir=str(tmp_path),
+                         classwise=True)
+    for iou_type in ('bbox', 'segm'):
+        with open(f'{prefix}.{iou_type}.json') as f:
+            results = json.load(f)
+        assert len(results) == len(cols['score'])
+        ref = lvis_reference(gt, results, iou_type)
+        for key, value in ref.results.items():
+            assert metrics[f'lvis_fed/{iou_type}_{key}'] == round(value, 4), (iou_type, key)
+    with open(tmp_path / 'lvis_fed_per_category.json') as f:
+        per_cat = json.load(f)
+    assert len(per_cat['iou_thrs']) == 10
+    row = next(r for r in per_cat['bbox'] if r['ap'] is not None)
+    assert row['ap'] == pytest.approx(np.mean(row['ap_per_iou']), abs=1e-12)
+
+
+def test_metric_restricted_to_processed_images_and_subset(case, tmp_path):
+    # Half the images, labels for a 5-category subset: the metric judges only those.
+    gt, ann_file, cols, rles = case
+    chosen = [c['id'] for c in gt['categories']][:5]
+    keep = np.isin(cols['category_id'], chosen)
+    sub = {k: v[keep] for k, v in cols.items()}
+    sub_rles = [r for r, k in zip(rles, keep) if k]
+    samples = data_samples(gt, sub, sub_rles)[::2]
+    metric = LVISFedMetric(metric='bbox', out_dir=str(tmp_path))
+    metric.dataset_meta = dict(lvis_cat_ids=tuple(chosen), ann_file=ann_file)
+    for s in samples:      # labels are indices into `chosen`: the first 5 categories keep theirs
+        metric.process({}, [s])
+    got = metric.evaluate(len(samples))
+    results = [dict(image_id=s['img_id'], category_id=chosen[int(label)], score=float(score),
+                    bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
+               for s in samples
+               for b, score, label in zip(s['pred_instances']['bboxes'].numpy(),
+                                          s['pred_instances']['scores'].numpy(),
+                                          s['pred_instances']['labels'].numpy())]
+    ref = lvis_reference(gt, results, 'bbox', cat_ids=chosen, img_ids=[s['img_id'] for s in samples])
+    for key, value in ref.results.items():
+        assert got[f'lvis_fed/bbox_{key}'] == round(value, 4), key
+
+
+def _worker(rank, world, port, samples, gt, ann_file, out):
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=world)
+    metric = LVISFedMetric(area_from_box=True, out_dir=os.path.dirname(out))
+    metric.dataset_meta = dict(lvis_cat_ids=tuple(c['id'] for c in gt['categories']),
+                               ann_file=ann_file)
+    for s in samples[rank::world]:      # DefaultSampler's interleaving
+        metric.process({}, [s])
+    got = metric.evaluate(len(samples))
+    if rank == 0:
+        with open(out, 'w') as f:
+            json.dump(got, f)
+    dist.destroy_process_group()
+
+
+def test_two_process_gloo_equals_one_process(case, tmp_path):
+    gt, ann_file, cols, rles = case
+    samples = data_samples(gt, cols, rles)
+    single = run_metric(gt, samples, ann_file, area_from_box=True, out_dir=str(tmp_path))
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = str(tmp_path / 'two.json')
+    mp.spawn(_worker, args=(2, port, samples, gt, ann_file, out), nprocs=2, join=True)
+    with open(out) as f:
+        assert json.load(f) == single
