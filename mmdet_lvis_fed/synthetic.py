@@ -54,11 +54,11 @@ def make_ground_truth(num_images, num_cats=1203, seed=0, mean_pos_cats=4.0, mean
     images, anns = [], []
     img_w = rng.choice([480, 500, 640], num_images)
     img_h = rng.choice([360, 427, 480], num_images)
-    n_pos = np.maximum(1, rng.poisson(mean_pos_cats, num_images))
+    n_pos = np.clip(rng.poisson(mean_pos_cats, num_images), 1, max(1, num_cats // 2))
     for i in range(num_images):
         pos = rng.choice(num_cats, n_pos[i], replace=False, p=weight)
         rest = np.setdiff1d(np.arange(num_cats), pos)
-        neg = rng.choice(rest, rng.integers(0, 12), replace=False)
+        neg = rng.choice(rest, min(len(rest), rng.integers(0, 12)), replace=False)
         nel = pos[rng.uniform(size=len(pos)) < 0.15]
         images.append(dict(id=i + 1, width=int(img_w[i]), height=int(img_h[i]),
                            file_name=f'{i + 1:012d}.jpg',
@@ -138,6 +138,8 @@ def to_results(dets, segm=None):
         r = dict(image_id=im, category_id=c, score=s, bbox=b)
         if segm is not None:
             rle = segm[i]
-            r['segmentation'] = dict(size=rle['size'], counts=rle['counts'])
+            counts = rle['counts']
+            r['segmentation'] = dict(size=rle['size'], counts=counts.decode()
+                                     if isinstance(counts, bytes) else counts)
         out.append(r)
     return out

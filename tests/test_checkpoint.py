@@ -1,0 +1,68 @@
+"""torch >= 2.6 loads mmengine's checkpoints through the package's narrow allow-list."""
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import mmdet_lvis_fed  # noqa: F401  (registers the allow-list)
+from mmengine.logging import MessageHub
+from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+
+
+def mmengine_checkpoint(path):
+    """What mmengine's Runner.save_checkpoint writes: weights plus meta with the message hub."""
+    model = torch.nn.Linear(3, 2)
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 3)).sum().backward()
+    optim.step()
+    hub = MessageHub.get_instance('ckpt_test')
+    for i in range(3):
+        hub.update_scalar('train/loss', 1.0 / (i + 1))
+        hub.update_scalar('val/lvis_fed/bbox_AP', np.float64(0.25))
+    hub.update_info('iter', 3)
+    hub.update_info('best_score', np.float64(0.5))
+    checkpoint = dict(
+        meta=dict(epoch=1, iter=3, seed=0, mmengine_version='0.10.7',
+                  dataset_meta=dict(classes=('a', 'b'), lvis_cat_ids=(1, 2)),
+                  message_hub=hub.state_dict()),
+        state_dict=model.state_dict(), optimizer=optim.state_dict(),
+        param_schedulers=[dict(base_lrs=[0.1], last_epoch=1, _step_count=2)])
+    save_checkpoint(checkpoint, str(path))
+    return checkpoint
+
+
+def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
+    path = tmp_path / 'epoch_1.pth'
+    saved = mmengine_checkpoint(path)
+    loaded = _load_checkpoint(str(path), map_location='cpu')      # torch.load's default: safe
+    assert torch.equal(loaded['state_dict']['weight'], saved['state_dict']['weight'])
+    buf = loaded['meta']['message_hub']['log_scalars']['train/loss']
+    assert buf.mean() == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    assert loaded['meta']['message_hub']['runtime_info']['best_score'] == 0.5
+    assert loaded['optimizer']['state'][0]['momentum_buffer'].shape == (2, 3)
+
+
+def test_without_the_package_torch_refuses(tmp_path):
+    # The same file fails in a fresh interpreter that does not import mmdet_lvis_fed.
+    path = tmp_path / 'epoch_1.pth'
+    mmengine_checkpoint(path)
+    code = f'import torch; torch.load({str(path)!r})'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode != 0 and 'Weights only load failed' in out.stderr
+
+
+class _Gadget:
+    """getattr on an allowed class towards __init__.__globals__: how a malicious pickle escapes."""
+    def __reduce__(self):
+        from mmengine.logging.history_buffer import HistoryBuffer
+        return getattr, (HistoryBuffer, '__init__')
+
+
+def test_getattr_stand_in_refuses_anything_else(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': _Gadget()}, str(path))
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics methods'):
+        torch.load(str(path))
