@@ -143,3 +143,61 @@ def to_results(dets, segm=None):
                                      if isinstance(counts, bytes) else counts)
         out.append(r)
     return out
+
+
+def write_large_lvis(path, num_images=100_170, num_anns=1_270_141, num_cats=1203, seed=0,
+                     poly_points=40, progress=None):
+    """Stream an LVIS v1-sized train file to `path` (about 1 GB at the defaults), atomically.
+
+    Polygons have `poly_points` vertices so the file's size per annotation is close to LVIS v1's.
+    """
+    import json
+    import os
+    rng = np.random.default_rng(seed)
+    cats = make_categories(num_cats)
+    freq = np.array([c['frequency'] for c in cats])
+    weight = np.where(freq == 'f', 20.0, np.where(freq == 'c', 3.0, 0.5))
+    weight /= weight.sum()
+    per_img = rng.multinomial(num_anns - num_images, np.ones(num_images) / num_images) + 1
+    t = np.linspace(0, 2 * np.pi, poly_points, endpoint=False)
+    tmp = f'{path}.tmp'
+    ann_id = 0
+    with open(tmp, 'w') as f:
+        f.write('{"info": {}, "licenses": [], "categories": ')
+        json.dump(cats, f)
+        f.write(', "images": [')
+        img_cats = []
+        for i in range(num_images):
+            n_pos = min(per_img[i], 1 + rng.poisson(2.5))
+            pos = rng.choice(num_cats, n_pos, replace=False, p=weight)
+            img_cats.append(pos)
+            neg = rng.choice(num_cats, rng.integers(0, 10), replace=False)
+            neg = np.setdiff1d(neg, pos)
+            nel = pos[rng.uniform(size=len(pos)) < 0.1]
+            f.write(('' if i == 0 else ', ') + json.dumps(dict(
+                id=i + 1, width=640, height=480, license=1, flickr_url='',
+                coco_url=f'http://images.cocodataset.org/train2017/{i + 1:012d}.jpg',
+                date_captured='2013-11-14 16:28:13',
+                neg_category_ids=[cats[c]['id'] for c in neg],
+                not_exhaustive_category_ids=[cats[c]['id'] for c in nel])))
+        f.write('], "annotations": [')
+        for i in range(num_images):
+            pos = img_cats[i]
+            cat_of = pos[rng.integers(0, len(pos), per_img[i])]
+            boxes = _boxes(rng, per_img[i], 640, 480, min_side=2.0)
+            cx = boxes[:, :1] + boxes[:, 2:3] / 2
+            cy = boxes[:, 1:2] + boxes[:, 3:4] / 2
+            xs = np.round(cx + np.cos(t)[None] * boxes[:, 2:3] / 2, 2)
+            ys = np.round(cy + np.sin(t)[None] * boxes[:, 3:4] / 2, 2)
+            polys = np.stack([xs, ys], 2).reshape(len(boxes), -1)
+            areas = np.pi * boxes[:, 2] * boxes[:, 3] / 4
+            for c, b, p, a in zip(cat_of, boxes.tolist(), polys.tolist(), areas.tolist()):
+                ann_id += 1
+                f.write(('' if ann_id == 1 else ', ') + json.dumps(dict(
+                    id=ann_id, image_id=i + 1, category_id=cats[c]['id'], bbox=b, area=a,
+                    segmentation=[p])))
+            if progress and (i + 1) % 10000 == 0:
+                progress(f'  {i + 1}/{num_images} images, {ann_id} annotations written')
+        f.write(']}')
+    os.replace(tmp, path)
+    return path

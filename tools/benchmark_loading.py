@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Loading a full-size LVIS v1 train file: LVISFedDataset against mmdet's LVISV1Dataset.
+
+    python tools/benchmark_loading.py [--ann-file data/bench/lvis_v1_train_synthetic.json]
+
+Generates the file once if missing (100,170 images, 1,270,141 polygon annotations, 1,203
+categories, about 1 GB, like LVIS v1 train), then builds each dataset in its own process (so each
+peak memory is its own) and prints wall time, peak RSS and the ratios. Both run with their default
+train-time filtering and no image-file checks; LVISFedDataset loads a 2/2/2 subset (its use case)
+and all 1,203 categories (the same work as mmdet's).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+CASES = {
+    'mmdet LVISV1Dataset': dict(type='LVISV1Dataset'),
+    'LVISFedDataset f2/c2/r2': dict(type='LVISFedDataset', num_per_freq=dict(f=2, c=2, r=2),
+                                    check_files=False),
+    'LVISFedDataset all 1,203': dict(type='LVISFedDataset', check_files=False,
+                                     not_exhaustive='keep'),
+}
+
+
+def worker(name, ann_file):
+    import mmdet_lvis_fed  # noqa: F401
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = dict(CASES[name], ann_file=ann_file, data_prefix=dict(img=''), pipeline=[])
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    ds = DATASETS.build(cfg)
+    n = len(ds)
+    secs = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(dict(seconds=secs, peak_mb=peak / 1024, base_mb=base / 1024, images=n,
+                          classes=len(ds.metainfo['classes']))))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--ann-file', default=osp.join(ROOT, 'data', 'bench',
+                                                  'lvis_v1_train_synthetic.json'))
+    p.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
+    p.add_argument('--worker', help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args.worker, args.ann_file)
+    if not osp.exists(args.ann_file):
+        from mmdet_lvis_fed.synthetic import write_large_lvis
+        os.makedirs(osp.dirname(args.ann_file), exist_ok=True)
+        print(f'generating {args.ann_file} ...', flush=True)
+        t = time.perf_counter()
+        write_large_lvis(args.ann_file, progress=lambda m: print(m, flush=True))
+        print(f'generated in {time.perf_counter() - t:.0f} s', flush=True)
+    size = osp.getsize(args.ann_file) / 2 ** 30
+    print(f'file: {args.ann_file} ({size:.2f} GiB)', flush=True)
+    runs = {}
+    for name in args.cases:
+        out = subprocess.run([sys.executable, __file__, '--worker', name, '--ann-file',
+                              args.ann_file], capture_output=True, text=True)
+        if out.returncode:
+            print(f'{name}: failed\n{out.stderr[-3000:]}')
+            continue
+        runs[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = runs[name]
+        print(f'  {name:<26} {r["seconds"]:7.1f} s  peak {r["peak_mb"] / 1024:6.2f} GiB  '
+              f'{r["images"]} images, {r["classes"]} classes', flush=True)
+    base = runs.get('mmdet LVISV1Dataset')
+    if base:
+        print(f'\n{"dataset":<26} {"seconds":>8} {"peak GiB":>9} {"time vs mmdet":>14} '
+              f'{"memory vs mmdet":>16}')
+        for name, r in runs.items():
+            print(f'{name:<26} {r["seconds"]:8.1f} {r["peak_mb"] / 1024:9.2f} '
+                  f'{r["seconds"] / base["seconds"]:14.2f} {r["peak_mb"] / base["peak_mb"]:16.2f}')
+
+
+if __name__ == '__main__':
+    main()
