@@ -15,7 +15,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPIP) install -q --upgrade pip wheel "setuptools>=77.0.3,<81"
 	# Pinned: a bare torch requirement pulls the CUDA build and gigabytes of CUDA packages.
@@ -40,10 +40,12 @@ data/demo/annotations/lvis_v1_val.json: tools/make_demo_data.py
 	$(VPY) tools/make_demo_data.py --out data/demo
 
 test: env
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q tests -p no:cacheprovider
 
+# Benchmarks print figures with their baselines measured in the same run (minutes each).
 bench: env
 	$(VPY) tools/benchmark_eval.py --images 5000 --dets-per-image 300
+	$(VPY) tools/benchmark_loading.py
 
 clean-env:
 	rm -rf $(VENV)

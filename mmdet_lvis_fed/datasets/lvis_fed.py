@@ -6,7 +6,8 @@ from mmdet.datasets import CocoDataset, LVISV1Dataset
 from mmdet.registry import DATASETS
 from mmengine.fileio import get_local_path
 
-from ..evaluation.lvis_data import LVISFormatError, load_json
+from ..evaluation.lvis_data import LVISFormatError
+from .lvis_file import LVISFile
 from .subset import FederatedSubset, LVISIndex, select_categories
 
 
@@ -56,18 +57,15 @@ class LVISFedDataset(LVISV1Dataset):
         # mmdet's LVIS loaders go through lvis-api; CocoDataset's generic loader reads the same
         # COCO-style API, which `COCOAPI` below serves from the subset's own small index.
         with get_local_path(self.ann_file, backend_args=self.backend_args) as path:
-            data = load_json(path)
-        source = self.ann_file
-        if not isinstance(data, dict) or not isinstance(data.get('categories'), list):
-            raise LVISFormatError(f'{source}: field "categories" is missing or not a list: not an '
-                                  'LVIS annotation file')
+            lvis = LVISFile.read(path)
+        lvis.source = source = self.ann_file
         classes = self._classes_given
         if classes is None and self.subset_cfg['num_per_freq'] is None:
-            classes = [c['name'] for c in sorted(data['categories'], key=lambda c: c['id'])]
-        cats = select_categories(data['categories'], classes=classes, source=source,
+            classes = [c['name'] for c in sorted(lvis.categories, key=lambda c: c['id'])]
+        cats = select_categories(lvis.categories, classes=classes, source=source,
                                  **self.subset_cfg)
-        subset = FederatedSubset(data, cats, source=source, **self.split_cfg)
-        del data
+        subset = FederatedSubset(lvis, cats, **self.split_cfg)
+        del lvis
         if not subset.images:
             raise LVISFormatError(
                 f'{source}: the subset is empty: no image has {[c["name"] for c in cats]} as '

@@ -87,39 +87,6 @@ def in_val_split(img_ids, val_fraction: float = 0.1, split_seed: int = 0) -> np.
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53) < val_fraction
 
 
-def annotation_columns(data, source=None):
-    """Validate the parts of an LVIS file the subset needs; (image ids, per-annotation ids)."""
-    where = f'{source}: ' if source else ''
-    if not isinstance(data, dict):
-        raise LVISFormatError(f'{where}top level is a {type(data).__name__}, not an LVIS dict')
-    for key in ('images', 'annotations', 'categories'):
-        if not isinstance(data.get(key), list):
-            raise LVISFormatError(f'{where}field "{key}" is missing or not a list: not an LVIS '
-                                  'annotation file')
-    try:
-        img_ids = np.array([im['id'] for im in data['images']], np.int64)
-        cat_ids = np.array([c['id'] for c in data['categories']], np.int64)
-    except (KeyError, TypeError) as e:
-        raise LVISFormatError(f'{where}an image or category has no field "id" ({e})') from e
-    anns = data['annotations']
-    try:
-        a_img = np.array([a['image_id'] for a in anns], np.int64)
-        a_cat = np.array([a['category_id'] for a in anns], np.int64)
-    except (KeyError, TypeError) as e:
-        bad = next(i for i, a in enumerate(anns)
-                   if not isinstance(a, dict) or 'image_id' not in a or 'category_id' not in a)
-        raise LVISFormatError(f'{where}annotations[{bad}] has no field "image_id" or '
-                              '"category_id"') from e
-    for col, ids, name in ((a_img, img_ids, 'image_id'), (a_cat, cat_ids, 'category_id')):
-        bad = ~np.isin(col, ids)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise LVISFormatError(f'{where}annotations[{i}] (id {anns[i].get("id")}): field '
-                                  f'"{name}" is {int(col[i])}, which is not in "'
-                                  f'{"images" if name == "image_id" else "categories"}"')
-    return img_ids, a_img, a_cat
-
-
 def image_path(img: dict) -> str:
     """Path of an image relative to the data root, for both LVIS layouts.
 
@@ -141,7 +108,7 @@ class FederatedSubset:
     negative on it; everything else about that image is unknown for the subset and it is dropped.
 
     Args:
-        data: an LVIS annotation dict (v0.5 or v1).
+        lvis: the annotation file (`LVISFile.read(path)`, or `LVISFile(dict)`), v0.5 or v1.
         categories: the chosen categories (`select_categories`), in label order.
         not_exhaustive: 'exclude' drops images where a chosen category is flagged not exhaustive
             (the seed report's choice: their missing instances would be taught as background);
@@ -151,17 +118,18 @@ class FederatedSubset:
         source: file name for error messages.
     """
 
-    def __init__(self, data, categories, not_exhaustive='exclude', split=None, val_fraction=0.1,
-                 split_seed=0, source=None):
+    def __init__(self, lvis, categories, not_exhaustive='exclude', split=None, val_fraction=0.1,
+                 split_seed=0):
         if not_exhaustive not in NOT_EXHAUSTIVE_POLICIES:
             raise ValueError(f"not_exhaustive must be 'exclude' or 'keep', not {not_exhaustive!r}")
         if split not in SPLITS:
             raise ValueError(f"split must be None, 'train' or 'val', not {split!r}")
-        img_ids, a_img, a_cat = annotation_columns(data, source)
+        img_ids = lvis.validate_ids()
+        a_img, a_cat = lvis.ann_image_id, lvis.ann_category_id
         self.categories = list(categories)
         self.cat_ids = [int(c['id']) for c in self.categories]
         chosen = np.array(self.cat_ids, np.int64)
-        images = data['images']
+        images = lvis.images
         take = np.isin(a_cat, chosen)
         ann_idx = np.nonzero(take)[0]
         pos_img = set(a_img[ann_idx].tolist())
@@ -182,8 +150,7 @@ class FederatedSubset:
         self.images = [images[i] for i in keep]
         kept_ids = img_ids[keep]
         ann_idx = ann_idx[np.isin(a_img[ann_idx], kept_ids)]
-        anns = data['annotations']
-        self.annotations = [anns[i] for i in ann_idx]
+        self.annotations = lvis.annotations(ann_idx)
 
     def federated_ids(self, img, field):
         """A federated list of `img` restricted to the chosen categories, in label order."""

@@ -1,0 +1,156 @@
+"""Read an LVIS annotation file without turning every annotation into Python objects.
+
+LVIS v1 train is ~1 GB of JSON, nearly all of it 1.27M annotations' polygons; `json.load` spends
+most of its time and memory building those tens of millions of floats. A category subset needs the
+images, the categories and, of the annotations, only their image and category ids plus the chosen
+categories' annotations in full. So: the file minus its annotations array is parsed normally; the
+array itself is scanned for the `"image_id"` and `"category_id"` values (two C-level regex passes);
+the chosen annotations alone are decoded. Where the file does not have the shape this relies on
+(one annotations array, flat annotation objects), the whole file is parsed with `json.loads`.
+"""
+import json
+import re
+
+import numpy as np
+
+from ..evaluation.lvis_data import LVISFormatError
+
+_ANN_KEY = re.compile(rb'"annotations"\s*:\s*\[')
+_IMG = re.compile(rb'"image_id"\s*:\s*(-?\d+)\s*[,}]')
+_CAT = re.compile(rb'"category_id"\s*:\s*(-?\d+)\s*[,}]')
+_ARRAY_END = re.compile(rb'\}\s*\]')
+
+
+class LVISFile:
+    """An LVIS annotation file: `images`, `categories` (parsed), annotation id columns, and the
+    annotations of any category subset on demand.
+
+    Attributes:
+        images, categories (list[dict]); ann_image_id, ann_category_id (np.ndarray, file order).
+    """
+
+    def __init__(self, data: dict, raw_anns=None, source=None):
+        self.source = source
+        where = f'{source}: ' if source else ''
+        if not isinstance(data, dict):
+            raise LVISFormatError(f'{where}top level is a {type(data).__name__}, not an LVIS dict')
+        for key in ('images', 'categories') + (() if raw_anns else ('annotations',)):
+            if not isinstance(data.get(key), list):
+                raise LVISFormatError(f'{where}field "{key}" is missing or not a list: not an '
+                                      'LVIS annotation file')
+        self.data = data
+        self.images, self.categories = data['images'], data['categories']
+        if raw_anns is None:
+            anns = data['annotations']
+            self._anns, self._raw, self._starts = anns, None, None
+            try:
+                self.ann_image_id = np.array([a['image_id'] for a in anns], np.int64)
+                self.ann_category_id = np.array([a['category_id'] for a in anns], np.int64)
+            except (KeyError, TypeError) as e:
+                bad = next(i for i, a in enumerate(anns) if not isinstance(a, dict)
+                           or 'image_id' not in a or 'category_id' not in a)
+                raise LVISFormatError(f'{where}annotations[{bad}] has no field "image_id" or '
+                                      '"category_id"') from e
+        else:
+            self._anns = None
+            self._raw, self._starts, self.ann_image_id, self.ann_category_id = raw_anns
+
+    @classmethod
+    def read(cls, path):
+        try:
+            with open(path, 'rb') as f:
+                raw = f.read()
+        except OSError as e:
+            raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from e
+        fast = _split_annotations(raw)
+        if fast is not None:
+            rest, raw_anns = fast
+            try:
+                return cls(json.loads(rest), raw_anns, source=str(path))
+            except ValueError:
+                pass                       # not the shape we assumed: parse the whole file
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise LVISFormatError(f'{path}: not valid JSON ({e})') from e
+        return cls(data, source=str(path))
+
+    def __len__(self):
+        return len(self.ann_image_id)
+
+    def annotations(self, index):
+        """The annotations at positions `index` (ascending), as dicts."""
+        if self._anns is not None:
+            return [self._anns[i] for i in index]
+        raw, starts = self._raw, self._starts
+        out = []
+        for i in index:
+            chunk = raw[starts[i]:starts[i + 1]].rstrip()
+            if chunk.endswith(b','):
+                chunk = chunk[:-1]
+            out.append(json.loads(chunk))
+        return out
+
+    def validate_ids(self):
+        """Every annotation's image and category must exist; the error names the first that does
+        not."""
+        img_ids = np.array([im.get('id') for im in self.images], dtype=object)
+        cat_ids = np.array([c.get('id') for c in self.categories], dtype=object)
+        for name, ids, key in (('images', img_ids, 'image_id'), ('categories', cat_ids,
+                                                                  'category_id')):
+            if any(v is None for v in ids):
+                raise LVISFormatError(f'{self.source}: an entry of "{name}" has no field "id"')
+        img_ids, cat_ids = img_ids.astype(np.int64), cat_ids.astype(np.int64)
+        for col, ids, key, name in ((self.ann_image_id, img_ids, 'image_id', 'images'),
+                                    (self.ann_category_id, cat_ids, 'category_id', 'categories')):
+            bad = ~np.isin(col, ids)
+            if bad.any():
+                i = int(np.argmax(bad))
+                ann = self.annotations([i])[0]
+                raise LVISFormatError(f'{self.source}: annotations[{i}] (id {ann.get("id")}): '
+                                      f'field "{key}" is {int(col[i])}, which is not in "{name}"')
+        return img_ids
+
+
+def _split_annotations(raw):
+    """(file without its annotations, (raw, object starts, image ids, category ids)) or None."""
+    keys = list(_ANN_KEY.finditer(raw))
+    if len(keys) != 1:
+        return None
+    begin = keys[0].end()                     # just after '['
+    # The array ends at the first '}' then ']' (polygon lists end in ']]', never '}]').
+    close = _ARRAY_END.search(raw, begin)
+    if re.match(rb'\s*\]', raw[begin:begin + 64]):
+        end = raw.index(b']', begin)
+    elif close is None:
+        return None
+    else:
+        end = close.end() - 1
+    # Flat annotation objects (polygons, no nested braces): each '{' starts one annotation.
+    opens = np.array([m.start() for m in re.finditer(rb'\{', raw[begin:end])], np.int64) + begin
+    region = raw[begin:end]
+    if region.count(b'}') != len(opens):
+        return None                            # nested objects (e.g. RLE segmentations)
+    img = _IMG.finditer(region)
+    cat = _CAT.finditer(region)
+    img_pos, img_val = _columns(img)
+    cat_pos, cat_val = _columns(cat)
+    n = len(opens)
+    if len(img_val) != n or len(cat_val) != n:
+        return None
+    starts = np.r_[opens, end]
+    obj = opens - begin
+    # each id must fall inside its own object
+    if n and ((np.searchsorted(obj, img_pos, 'right') - 1 != np.arange(n)).any()
+              or (np.searchsorted(obj, cat_pos, 'right') - 1 != np.arange(n)).any()):
+        return None
+    rest = raw[:begin] + raw[end:]
+    return rest, (raw, starts, img_val, cat_val)
+
+
+def _columns(matches):
+    pos, val = [], []
+    for m in matches:
+        pos.append(m.start())
+        val.append(m.group(1))
+    return np.array(pos, np.int64), np.array(val, dtype=np.int64) if val else np.zeros(0, np.int64)
