@@ -73,9 +73,13 @@ def make_ground_truth(num_images, num_cats=1203, seed=0, mean_pos_cats=4.0, mean
         for c, b, p, a in zip(cat_of, boxes, polys, areas):
             anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=int(cats[c]['id']),
                              bbox=b.tolist(), area=float(a), segmentation=[p.tolist()]))
+    imgs_of, inst = {}, {}
+    for a in anns:
+        imgs_of.setdefault(a['category_id'], set()).add(a['image_id'])
+        inst[a['category_id']] = inst.get(a['category_id'], 0) + 1
     for c in cats:
-        c['image_count'] = 0
-        c['instance_count'] = 0
+        c['image_count'] = len(imgs_of.get(c['id'], ()))
+        c['instance_count'] = inst.get(c['id'], 0)
     return dict(info={}, licenses=[], images=images, annotations=anns, categories=cats)
 
 

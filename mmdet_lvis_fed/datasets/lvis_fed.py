@@ -51,6 +51,7 @@ class LVISFedDataset(LVISV1Dataset):
                               val_fraction=val_fraction, split_seed=split_seed)
         self.check_files = check_files
         self._classes_given = (kwargs.get('metainfo') or {}).get('classes')
+        kwargs.setdefault('data_prefix', dict(img=''))   # image paths relative to data_root
         super().__init__(*args, filter_cfg=filter_cfg, **kwargs)
 
     def load_data_list(self):

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Write compact LVIS-format files for a federated category subset: train, val and test.
+
+    python tools/make_subset.py --train-ann data/lvis_v1/annotations/lvis_v1_train.json \\
+        --val-ann data/lvis_v1/annotations/lvis_v1_val.json --out-dir data/lvis_fed/exp1 \\
+        --classes coffee_maker cowboy_hat monkey cappuccino chessboard drumstick
+    python tools/make_subset.py ... --num-per-freq f=2 c=2 r=2 --seed 0 --exclude-coco
+
+train and val are the deterministic 9:1 split of the official train file that LVISFedDataset makes
+(`split='train'|'val'`, same `--val-fraction` and `--split-seed`), test is the official val file.
+Each output keeps the LVIS format (so LVISFedDataset and tools/lvis_eval.py read it) with only the
+chosen categories, their annotations, and the images where one of them is positive or verified
+negative (federated lists restricted to the chosen categories). A summary table (frequency per
+category; positive images, negative images and instances per split) is printed and saved as
+summary.txt and summary.json. All files are written to temporary names and renamed at the end:
+a failure leaves no half-written output.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmdet_lvis_fed.datasets.lvis_file import LVISFile  # noqa: E402
+from mmdet_lvis_fed.datasets.subset import FederatedSubset, select_categories  # noqa: E402
+from mmdet_lvis_fed.evaluation.lvis_data import LVISFormatError  # noqa: E402
+
+SPLITS = ('train', 'val', 'test')
+
+
+def parse_freq(items):
+    out = {}
+    for item in items:
+        key, _, value = item.partition('=')
+        if key not in ('f', 'c', 'r') or not value.isdigit():
+            raise SystemExit(f'error: --num-per-freq takes f=N c=N r=N, got {item!r}')
+        out[key] = int(value)
+    return out
+
+
+def subset_file(lvis, subset, info):
+    chosen = set(subset.cat_ids)
+    images = []
+    for im in subset.images:
+        im = dict(im)
+        for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+            im[key] = [c for c in im.get(key, ()) if c in chosen]
+        images.append(im)
+    by_id = {c['id']: c for c in lvis.categories}
+    return dict(info=dict(lvis.data.get('info') or {}, subset=info),
+                licenses=lvis.data.get('licenses', []), images=images,
+                annotations=subset.annotations,
+                categories=[by_id[c] for c in subset.cat_ids])
+
+
+def summarize(files, cats):
+    rows = []
+    for c in cats:
+        row = dict(id=c['id'], name=c['name'], frequency=c['frequency'])
+        for split, data in files.items():
+            pos = {a['image_id'] for a in data['annotations'] if a['category_id'] == c['id']}
+            neg = sum(c['id'] in im['neg_category_ids'] for im in data['images'])
+            n = sum(a['category_id'] == c['id'] for a in data['annotations'])
+            row[split] = dict(positive_images=len(pos), negative_images=neg, instances=n)
+        rows.append(row)
+    width = max(len(r['name']) for r in rows)
+    head = f'{"category":<{width}}  freq ' + ''.join(f'| {s:^21} ' for s in files)
+    sub = f'{"":<{width}}       ' + ''.join(f'| {"pos":>6} {"neg":>6} {"inst":>7} ' for _ in files)
+    lines = [head, sub]
+    for r in rows:
+        lines.append(f'{r["name"]:<{width}}  {r["frequency"]:^4} ' + ''.join(
+            f'| {r[s]["positive_images"]:>6} {r[s]["negative_images"]:>6} '
+            f'{r[s]["instances"]:>7} ' for s in files))
+    lines.append(f'{"images":<{width}}       ' + ''.join(
+        f'| {len(d["images"]):>21} ' for d in files.values()))
+    return rows, '\n'.join(lines)
+
+
+def write_all(outputs, out_dir):
+    """Write every file under a temporary name, then rename them all."""
+    os.makedirs(out_dir, exist_ok=True)
+    tmps = []
+    try:
+        for name, content in outputs.items():
+            tmp = osp.join(out_dir, f'.{name}.tmp')
+            tmps.append((tmp, osp.join(out_dir, name)))
+            with open(tmp, 'w') as f:
+                if isinstance(content, str):
+                    f.write(content)
+                else:
+                    json.dump(content, f)
+        for tmp, final in tmps:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in tmps:
+            if osp.exists(tmp):
+                os.unlink(tmp)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--train-ann', required=True, help='official LVIS train file (v1 or v0.5)')
+    p.add_argument('--val-ann', required=True, help='official LVIS val file: becomes the test set')
+    p.add_argument('--out-dir', required=True, help='where train.json, val.json, test.json and '
+                                                    'the summary go')
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument('--classes', nargs='+', metavar='NAME', help='categories by name')
+    group.add_argument('--num-per-freq', nargs='+', metavar='G=N',
+                       help='categories drawn per frequency group, e.g. f=2 c=2 r=2')
+    p.add_argument('--seed', type=int, default=0, help='seed of the --num-per-freq draw')
+    p.add_argument('--exclude-coco', action='store_true',
+                   help='skip categories that are also COCO categories')
+    p.add_argument('--not-exhaustive', choices=['exclude', 'keep'], default='exclude',
+                   help="drop images where a chosen category is not exhaustively annotated "
+                        "('exclude', default) or keep them")
+    p.add_argument('--val-fraction', type=float, default=0.1)
+    p.add_argument('--split-seed', type=int, default=0)
+    args = p.parse_args(argv)
+
+    t0 = time.perf_counter()
+    try:
+        train = LVISFile.read(args.train_ann)
+        cats = select_categories(
+            train.categories, classes=args.classes,
+            num_per_freq=parse_freq(args.num_per_freq) if args.num_per_freq else None,
+            seed=args.seed, exclude_coco=args.exclude_coco, source=args.train_ann)
+        info = dict(classes=[c['name'] for c in cats], not_exhaustive=args.not_exhaustive,
+                    val_fraction=args.val_fraction, split_seed=args.split_seed,
+                    train_ann=osp.basename(args.train_ann), val_ann=osp.basename(args.val_ann))
+        files = {}
+        for split in ('train', 'val'):
+            sub = FederatedSubset(train, cats, args.not_exhaustive, split, args.val_fraction,
+                                  args.split_seed)
+            files[split] = subset_file(train, sub, dict(info, split=split))
+        del train
+        val = LVISFile.read(args.val_ann)
+        by_id = {c['id']: c for c in val.categories}
+        missing = [c['name'] for c in cats if c['id'] not in by_id]
+        if missing:
+            raise LVISFormatError(f'{args.val_ann}: field "categories" has no {missing}')
+        sub = FederatedSubset(val, [by_id[c['id']] for c in cats], args.not_exhaustive)
+        files['test'] = subset_file(val, sub, dict(info, split='test'))
+    except LVISFormatError as e:
+        sys.exit(f'error: {e}')
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    rows, table = summarize(files, cats)
+    write_all({**{f'{s}.json': files[s] for s in SPLITS}, 'summary.json': rows,
+               'summary.txt': table + '\n'}, args.out_dir)
+    print(table)
+    print(f'\nwritten to {args.out_dir}: train.json, val.json, test.json, summary.txt, '
+          f'summary.json ({time.perf_counter() - t0:.1f} s)')
+    return files
+
+
+if __name__ == '__main__':
+    main()
