@@ -12,5 +12,6 @@ __all__ = ['__version__']
 if find_spec('mmdet') is not None:
     from . import checkpoint  # noqa: F401  (torch>=2.6 loads what mmengine saved)
     from .datasets import LVISFedDataset
+    from .engine import TransferWeightsHook, ValidationLossHook
     from .evaluation import LVISFedMetric
-    __all__ += ['LVISFedDataset', 'LVISFedMetric']
+    __all__ += ['LVISFedDataset', 'LVISFedMetric', 'ValidationLossHook', 'TransferWeightsHook']

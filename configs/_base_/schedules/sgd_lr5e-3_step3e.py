@@ -1,0 +1,11 @@
+# The seed report's optimiser: SGD, lr 0.005, momentum 0.9, weight decay 0.005; the learning rate
+# times 0.1 every 3 epochs. max_epochs is a ceiling: ValidationLossHook stops earlier.
+max_epochs = 24
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [dict(type='StepLR', step_size=3, gamma=0.1, by_epoch=True)]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=0.005))
+auto_scale_lr = dict(enable=False, base_batch_size=10)

@@ -1,0 +1,80 @@
+#!/usr/bin/env python
+"""Plot training and validation loss per epoch from a work dir's logs (PNG).
+
+    python tools/plot_curves.py WORK_DIR [--out curves.png]
+
+Reads every `<timestamp>/vis_data/scalars.json` under WORK_DIR (mmengine's LocalVisBackend): the
+training loss logged every few iterations is averaged per epoch; `val_loss` is what
+ValidationLossHook logs once per epoch. Resumed runs are merged, later entries winning.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_curves(work_dir):
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise SystemExit(f'error: no */vis_data/scalars.json under {work_dir}: is it a work dir '
+                         'of `mim train`?')
+    train, val = defaultdict(list), {}
+    for path in files:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    row = json.loads(line)
+                except ValueError as e:
+                    raise SystemExit(f'error: {path}, line {n}: not JSON ({e})')
+                if 'val_loss' in row:
+                    val[int(row['epoch'])] = row['val_loss']
+                elif 'loss' in row and 'epoch' in row:
+                    train[int(row['epoch'])].append(row['loss'])
+    train = {e: sum(v) / len(v) for e, v in sorted(train.items())}
+    return train, dict(sorted(val.items()))
+
+
+def plot(train, val, out, title):
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if train:
+        ax.plot(list(train), list(train.values()), marker='o', label='training loss')
+    if val:
+        ax.plot(list(val), list(val.values()), marker='s', label='validation loss')
+        best = min(val, key=val.get)
+        ax.axvline(best, color='grey', ls=':', lw=1)
+        ax.annotate(f'best val {val[best]:.3f}', (best, val[best]), textcoords='offset points',
+                    xytext=(5, 8), fontsize=8)
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('loss (sum of terms)')
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('work_dir')
+    p.add_argument('--out', help='PNG path (default WORK_DIR/loss_curves.png)')
+    args = p.parse_args(argv)
+    train, val = read_curves(args.work_dir)
+    if not train and not val:
+        raise SystemExit(f'error: no loss values in {args.work_dir} logs')
+    out = plot(train, val, args.out or osp.join(args.work_dir, 'loss_curves.png'),
+               osp.basename(osp.normpath(args.work_dir)))
+    print(f'{out}: {len(train)} epochs of training loss, {len(val)} of validation loss')
+    return train, val
+
+
+if __name__ == '__main__':
+    main()
