@@ -32,8 +32,8 @@ def read_curves(work_dir):
                     row = json.loads(line)
                 except ValueError as e:
                     raise SystemExit(f'error: {path}, line {n}: not JSON ({e})')
-                if 'val_loss' in row:
-                    val[int(row['epoch'])] = row['val_loss']
+                if 'val_loss' in row:     # our hook's row has 'epoch'; the val log row's step is it
+                    val[int(row.get('epoch', row.get('step')))] = row['val_loss']
                 elif 'loss' in row and 'epoch' in row:
                     train[int(row['epoch'])].append(row['loss'])
     train = {e: sum(v) / len(v) for e, v in sorted(train.items())}
