@@ -1,10 +1,13 @@
 import copy
 import logging
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '..', 'shared', 'data')
 LVIS_VAL_100 = osp.normpath(osp.join(SHARED, 'lvis_val_100.json'))
 COCO_TO_SYNSET = osp.normpath(osp.join(SHARED, 'coco_to_synset.json'))
@@ -40,3 +43,13 @@ def lvis_reference(gt, results, iou_type, cat_ids=None, img_ids=None):
         ev.params.img_ids = sorted(img_ids)
     ev.run()
     return ev
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """A small demo dataset (tools/make_demo_data.py): 40 train and 8 val images."""
+    out = tmp_path_factory.mktemp('demo')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
+                    str(out), '--train-images', '40', '--val-images', '8'], check=True,
+                   capture_output=True)
+    return str(out) + '/'

@@ -2,8 +2,6 @@
 import glob
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
@@ -14,15 +12,6 @@ from mmdet.utils import register_all_modules
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
-
-
-@pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('demo')
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
-                    str(out), '--train-images', '40', '--val-images', '10'], check=True,
-                   capture_output=True)
-    return str(out)
 
 
 def test_there_are_configs():
@@ -51,7 +40,7 @@ def test_config_builds_model_and_datasets(path, demo_root, tmp_path):
     n_cls = model.roi_head.bbox_head.num_classes
     classes = cfg.train_dataloader.dataset.get('metainfo', {}).get('classes')
     # Real-LVIS configs read a generated file with their class names; images are not checked.
-    root, check = (lvis_like_root(tmp_path, classes), False) if classes else (demo_root + '/', True)
+    root, check = (lvis_like_root(tmp_path, classes), False) if classes else (demo_root, True)
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         ds_cfg = cfg[split]['dataset'].copy()
         ds_cfg.update(data_root=root, check_files=check)

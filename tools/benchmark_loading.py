@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Loading a full-size LVIS v1 train file: LVISFedDataset against mmdet's LVISV1Dataset.
+"""Loading a full-size LVIS v1 train file: LVISFedDataset against mmdet's LVISV1Dataset, and
+tools/make_subset.py against lvis-api's `LVIS(path)` load alone.
 
     python tools/benchmark_loading.py [--ann-file data/bench/lvis_v1_train_synthetic.json]
 
@@ -27,23 +28,38 @@ CASES = {
                                     check_files=False),
     'LVISFedDataset all 1,203': dict(type='LVISFedDataset', check_files=False,
                                      not_exhaustive='keep'),
+    'lvis.LVIS(path)': None,
+    'make_subset f2/c2/r2': None,
 }
+BASELINE = {'LVISFedDataset f2/c2/r2': 'mmdet LVISV1Dataset',
+            'LVISFedDataset all 1,203': 'mmdet LVISV1Dataset',
+            'make_subset f2/c2/r2': 'lvis.LVIS(path)'}
 
 
-def worker(name, ann_file):
+def worker(name, ann_file, val_file, out_dir):
     import mmdet_lvis_fed  # noqa: F401
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    cfg = dict(CASES[name], ann_file=ann_file, data_prefix=dict(img=''), pipeline=[])
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    ds = DATASETS.build(cfg)
-    n = len(ds)
+    if name == 'lvis.LVIS(path)':
+        from lvis import LVIS
+        lv = LVIS(ann_file)
+        n, classes = len(lv.imgs), len(lv.cats)
+    elif name == 'make_subset f2/c2/r2':
+        from tools import make_subset
+        files = make_subset.main(['--train-ann', ann_file, '--val-ann', val_file, '--out-dir',
+                                  out_dir, '--num-per-freq', 'f=2', 'c=2', 'r=2'])
+        n, classes = sum(len(f['images']) for f in files.values()), 6
+    else:
+        cfg = dict(CASES[name], ann_file=ann_file, data_prefix=dict(img=''), pipeline=[])
+        ds = DATASETS.build(cfg)
+        n, classes = len(ds), len(ds.metainfo['classes'])
     secs = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(dict(seconds=secs, peak_mb=peak / 1024, base_mb=base / 1024, images=n,
-                          classes=len(ds.metainfo['classes']))))
+                          classes=classes)))
 
 
 def main():
@@ -51,24 +67,31 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--ann-file', default=osp.join(ROOT, 'data', 'bench',
                                                   'lvis_v1_train_synthetic.json'))
+    p.add_argument('--val-ann-file', default=osp.join(ROOT, 'data', 'bench',
+                                                      'lvis_v1_val_synthetic.json'),
+                   help='val-sized file for make_subset\'s test split (generated if missing)')
     p.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
     p.add_argument('--worker', help=argparse.SUPPRESS)
     args = p.parse_args()
+    out_dir = osp.join(ROOT, 'work_dirs', 'benchmark_subset')
     if args.worker:
-        return worker(args.worker, args.ann_file)
-    if not osp.exists(args.ann_file):
-        from mmdet_lvis_fed.synthetic import write_large_lvis
-        os.makedirs(osp.dirname(args.ann_file), exist_ok=True)
-        print(f'generating {args.ann_file} ...', flush=True)
-        t = time.perf_counter()
-        write_large_lvis(args.ann_file, progress=lambda m: print(m, flush=True))
-        print(f'generated in {time.perf_counter() - t:.0f} s', flush=True)
+        return worker(args.worker, args.ann_file, args.val_ann_file, out_dir)
+    from mmdet_lvis_fed.synthetic import write_large_lvis
+    for path, size in ((args.ann_file, {}), (args.val_ann_file, dict(num_images=19_809,
+                                                                      num_anns=244_707, seed=1))):
+        if not osp.exists(path):
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            print(f'generating {path} ...', flush=True)
+            t = time.perf_counter()
+            write_large_lvis(path, progress=lambda m: print(m, flush=True), **size)
+            print(f'generated in {time.perf_counter() - t:.0f} s', flush=True)
     size = osp.getsize(args.ann_file) / 2 ** 30
     print(f'file: {args.ann_file} ({size:.2f} GiB)', flush=True)
     runs = {}
     for name in args.cases:
         out = subprocess.run([sys.executable, __file__, '--worker', name, '--ann-file',
-                              args.ann_file], capture_output=True, text=True)
+                              args.ann_file, '--val-ann-file', args.val_ann_file],
+                             capture_output=True, text=True)
         if out.returncode:
             print(f'{name}: failed\n{out.stderr[-3000:]}')
             continue
@@ -76,13 +99,16 @@ def main():
         r = runs[name]
         print(f'  {name:<26} {r["seconds"]:7.1f} s  peak {r["peak_mb"] / 1024:6.2f} GiB  '
               f'{r["images"]} images, {r["classes"]} classes', flush=True)
-    base = runs.get('mmdet LVISV1Dataset')
-    if base:
-        print(f'\n{"dataset":<26} {"seconds":>8} {"peak GiB":>9} {"time vs mmdet":>14} '
-              f'{"memory vs mmdet":>16}')
-        for name, r in runs.items():
-            print(f'{name:<26} {r["seconds"]:8.1f} {r["peak_mb"] / 1024:9.2f} '
-                  f'{r["seconds"] / base["seconds"]:14.2f} {r["peak_mb"] / base["peak_mb"]:16.2f}')
+    print(f'\n{"case":<26} {"seconds":>8} {"peak GiB":>9} {"baseline":<20} {"x faster":>9} '
+          f'{"memory ratio":>13}')
+    for name, r in runs.items():
+        ref = runs.get(BASELINE.get(name))
+        if ref is None:
+            print(f'{name:<26} {r["seconds"]:8.1f} {r["peak_mb"] / 1024:9.2f} (baseline)')
+            continue
+        print(f'{name:<26} {r["seconds"]:8.1f} {r["peak_mb"] / 1024:9.2f} '
+              f'{BASELINE[name]:<20} {ref["seconds"] / r["seconds"]:9.2f} '
+              f'{r["peak_mb"] / ref["peak_mb"]:13.2f}')
 
 
 if __name__ == '__main__':

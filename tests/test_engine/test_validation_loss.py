@@ -1,8 +1,6 @@
 """The seed report's protocol end to end on demo data: validation loss, early stopping, curves."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,15 +12,6 @@ from mmdet_lvis_fed.engine import ValidationLossHook
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r50_fpn_gn-scratch_val-loss-stop_demo.py')
-
-
-@pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('demo')
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
-                    str(out), '--train-images', '40', '--val-images', '6'], check=True,
-                   capture_output=True)
-    return str(out) + '/'
 
 
 def tiny_cfg(demo_root, work_dir, **hook):
