@@ -52,7 +52,8 @@ train_dataloader = dict(
     dataset=dict(data_root=data_root, split=None, filter_cfg=dict(filter_empty_gt=True),
                  pipeline=train_pipeline))
 # The official-style val file is the demo's test split; `make demo` tests after training, so the
-# training run itself does not validate (val_interval past the last epoch).
+# training run itself does not validate (mmengine validates at the last epoch unless val_begin
+# lies beyond it).
 val_dataloader = dict(
     num_workers=1,
     dataset=dict(data_root=data_root, ann_file='annotations/lvis_v1_val.json', split=None,
@@ -60,7 +61,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 max_epochs = 4
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[3], gamma=0.1),

@@ -8,7 +8,7 @@ train_dataloader = dict(dataset=dict(split='train'))
 val_dataloader = dict(dataset=dict(ann_file='annotations/lvis_v1_train.json', split='val'))
 test_dataloader = dict(dataset=dict(ann_file='annotations/lvis_v1_val.json', split=None))
 max_epochs = 12
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(max_epochs=max_epochs, val_interval=1, val_begin=1)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1,
                                      save_best='lvis_fed/segm_AP', rule='greater'))
 custom_hooks = [dict(type='ValidationLossHook', patience=2)]

@@ -65,7 +65,7 @@ class LVISFedMetric(BaseMetric):
         self.format_only, self.outfile_prefix, self.out_dir = format_only, outfile_prefix, out_dir
         self.area_from_box, self.max_dets = area_from_box, max_dets
         self.backend_args = backend_args
-        self._gt = None
+        self._gt, self._gt_key = None, None
 
     def process(self, data_batch, data_samples):
         """Keep each image's predictions as arrays (and masks as packed RLE)."""
@@ -118,14 +118,17 @@ class LVISFedMetric(BaseMetric):
         return metrics
 
     def _ground_truth(self):
-        ann_file = self.ann_file or (self.dataset_meta or {}).get('ann_file')
+        meta = self.dataset_meta or {}
+        ann_file = self.ann_file or meta.get('ann_file')
         if not ann_file:
             raise ValueError('LVISFedMetric needs ann_file, or a dataset whose metainfo has it '
                              '(LVISFedDataset)')
-        if self._gt is None or self._gt.source != ann_file:
+        # With the subset known, only its categories' annotations are read (and cached).
+        cat_ids = tuple(meta['lvis_cat_ids']) if meta.get('lvis_cat_ids') else None
+        if self._gt is None or self._gt_key != (ann_file, cat_ids):
             with get_local_path(ann_file, backend_args=self.backend_args) as path:
-                self._gt = LVISGroundTruth.from_file(path)
-            self._gt.source = ann_file
+                self._gt = LVISGroundTruth.from_file(path, cat_ids)
+            self._gt.source, self._gt_key = ann_file, (ann_file, cat_ids)
         return self._gt
 
     def _label_to_cat_id(self, gt):
