@@ -59,10 +59,13 @@ def worker(tool, data_dir, iou_type):
             segm = pickle.load(f)
     if tool == 'ours':
         from mmdet_lvis_fed.evaluation.federated_eval import evaluate
-        from mmdet_lvis_fed.evaluation.lvis_data import Detections, LVISGroundTruth
+        from mmdet_lvis_fed.evaluation.lvis_data import Detections, LVISGroundTruth, RLEColumn
         g = LVISGroundTruth.from_dict(gt)
         if iou_type == 'segm':
             g.rles()            # ground-truth masks are decoded once per dataset, not per evaluation
+            segm = RLEColumn.from_rles(segm)     # how LVISFedMetric holds masks: one bytes blob
+        import gc
+        gc.collect()
         base = rss_mb()
         t = time.perf_counter()
         dets = Detections(cols['image_id'], cols['category_id'], cols['score'], cols['bbox'], segm)

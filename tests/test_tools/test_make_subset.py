@@ -67,6 +67,14 @@ def test_subset_files_agree_with_the_dataset_split(tmp_path):
         'f=2', 'c=2', 'r=1', '--seed', '1')
     out = json.loads((tmp_path / 'out' / 'train.json').read_text())
     names = tuple(c['name'] for c in out['categories'])
+    ids = [c['id'] for c in out['categories']]
+    assert [c['frequency'] for c in out['categories']] == ['f', 'f', 'c', 'c', 'r']
+    summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
+    for split, src_split in (('train', 'train'), ('val', 'val'), ('test', None)):
+        imgs, counts = expected(gt, ids, src_split, policy='exclude')
+        got = json.loads((tmp_path / 'out' / f'{split}.json').read_text())
+        assert sorted(im['id'] for im in got['images']) == imgs
+        assert {r['id']: r[split] for r in summary} == counts
     for split in ('train', 'val'):
         full = DATASETS.build(dict(type='LVISFedDataset', ann_file=str(tmp_path / 'train.json'),
                                    metainfo=dict(classes=names), split=split, val_fraction=0.3,
