@@ -75,7 +75,9 @@ class LVISFedDataset(LVISV1Dataset):
             classes=tuple(c['name'] for c in cats), lvis_cat_ids=tuple(subset.cat_ids),
             frequencies=tuple(c['frequency'] for c in cats), ann_file=self.ann_file)
         self._index = LVISIndex(subset)
+        del subset
         data_list = CocoDataset.load_data_list(self)
+        del self._index                # like CocoDataset's `del self.coco`: free the raw records
         if self.check_files:
             self._check_image_files(data_list)
         return data_list
@@ -85,12 +87,12 @@ class LVISFedDataset(LVISV1Dataset):
 
     def parse_data_info(self, raw_data_info):
         data_info = super().parse_data_info(raw_data_info)
-        img = raw_data_info['raw_img_info']
-        subset = self._index.subset
-        data_info['neg_labels'] = [
-            self.cat2label[c] for c in subset.federated_ids(img, 'neg_category_ids')]
-        data_info['not_exhaustive_labels'] = [
-            self.cat2label[c] for c in subset.federated_ids(img, 'not_exhaustive_category_ids')]
+        img, label = raw_data_info['raw_img_info'], self.cat2label
+        # The federated lists, restricted to the subset, as ascending labels.
+        data_info['neg_labels'] = sorted(
+            label[c] for c in img.get('neg_category_ids', ()) if c in label)
+        data_info['not_exhaustive_labels'] = sorted(
+            label[c] for c in img.get('not_exhaustive_category_ids', ()) if c in label)
         return data_info
 
     def _check_image_files(self, data_list):

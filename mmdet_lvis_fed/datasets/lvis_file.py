@@ -8,8 +8,10 @@ array itself is scanned for the `"image_id"` and `"category_id"` values (two C-l
 the chosen annotations alone are decoded. Where the file does not have the shape this relies on
 (one annotations array, flat annotation objects), the whole file is parsed with `json.loads`.
 """
+import gc
 import json
 import re
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -19,6 +21,19 @@ _ANN_KEY = re.compile(rb'"annotations"\s*:\s*\[')
 _IMG = re.compile(rb'"image_id"\s*:\s*(-?\d+)\s*[,}]')
 _CAT = re.compile(rb'"category_id"\s*:\s*(-?\d+)\s*[,}]')
 _ARRAY_END = re.compile(rb'\}\s*\]')
+
+
+@contextmanager
+def _no_gc():
+    """Parsing a million annotations creates millions of containers; the cyclic collector would
+    traverse them again and again while nothing can be garbage yet."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class LVISFile:
@@ -40,37 +55,59 @@ class LVISFile:
                                       'LVIS annotation file')
         self.data = data
         self.images, self.categories = data['images'], data['categories']
-        if raw_anns is None:
-            anns = data['annotations']
-            self._anns, self._raw, self._starts = anns, None, None
+        self._anns = None if raw_anns else data['annotations']
+        self._raw, self._starts, self._cols = raw_anns, None, None
+
+    @property
+    def ann_image_id(self):
+        return self._columns()[0]
+
+    @property
+    def ann_category_id(self):
+        return self._columns()[1]
+
+    def _columns(self):
+        """(image ids, category ids) of all annotations: scanned from the raw bytes while the
+        annotations are unparsed, read from the dicts once they are parsed."""
+        if self._cols is None and self._anns is None:
+            scan = _scan_annotations(*self._raw)
+            if scan is None:                     # not flat objects: parse them after all
+                self.load_all()
+            else:
+                self._starts, img, cat = scan
+                self._cols = img, cat
+        if self._cols is None:
+            anns = self._anns
             try:
-                self.ann_image_id = np.array([a['image_id'] for a in anns], np.int64)
-                self.ann_category_id = np.array([a['category_id'] for a in anns], np.int64)
+                self._cols = (np.array([a['image_id'] for a in anns], np.int64),
+                              np.array([a['category_id'] for a in anns], np.int64))
             except (KeyError, TypeError) as e:
                 bad = next(i for i, a in enumerate(anns) if not isinstance(a, dict)
                            or 'image_id' not in a or 'category_id' not in a)
-                raise LVISFormatError(f'{where}annotations[{bad}] has no field "image_id" or '
-                                      '"category_id"') from e
-        else:
-            self._anns = None
-            self._raw, self._starts, self.ann_image_id, self.ann_category_id = raw_anns
+                raise LVISFormatError(f'{self.source}: annotations[{bad}] has no field '
+                                      '"image_id" or "category_id"') from e
+        return self._cols
 
     @classmethod
     def read(cls, path):
+        """Read `path`; annotations stay unparsed where the file has the expected shape."""
         try:
             with open(path, 'rb') as f:
                 raw = f.read()
         except OSError as e:
             raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from e
-        fast = _split_annotations(raw)
-        if fast is not None:
-            rest, raw_anns = fast
+        region = _annotations_region(raw)
+        if region is not None:
+            begin, end = region
             try:
-                return cls(json.loads(rest), raw_anns, source=str(path))
+                with _no_gc():
+                    rest = json.loads(raw[:begin] + raw[end:])
+                return cls(rest, (raw, begin, end), source=str(path))
             except ValueError:
                 pass                       # not the shape we assumed: parse the whole file
         try:
-            data = json.loads(raw)
+            with _no_gc():
+                data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise LVISFormatError(f'{path}: not valid JSON ({e})') from e
         return cls(data, source=str(path))
@@ -78,11 +115,28 @@ class LVISFile:
     def __len__(self):
         return len(self.ann_image_id)
 
+    def load_all(self):
+        """Parse every annotation at once: cheaper than one by one when most are wanted."""
+        if self._anns is None:
+            raw, begin, end = self._raw
+            # One copy, brackets included, and the file's bytes released before parsing: the
+            # peak stays at what json.load of the whole file needs.
+            text = raw[begin - 1:end + 1].decode('utf-8')
+            self._raw = self._starts = self._cols = raw = None
+            try:
+                with _no_gc():
+                    self._anns = json.loads(text)
+            except ValueError as e:
+                raise LVISFormatError(f'{self.source}: field "annotations" is not valid JSON '
+                                      f'({e})') from e
+        return self._anns
+
     def annotations(self, index):
         """The annotations at positions `index` (ascending), as dicts."""
+        self._columns()
         if self._anns is not None:
             return [self._anns[i] for i in index]
-        raw, starts = self._raw, self._starts
+        raw, starts = self._raw[0], self._starts
         out = []
         for i in index:
             chunk = raw[starts[i]:starts[i + 1]].rstrip()
@@ -112,43 +166,39 @@ class LVISFile:
         return img_ids
 
 
-def _split_annotations(raw):
-    """(file without its annotations, (raw, object starts, image ids, category ids)) or None."""
+def _annotations_region(raw):
+    """[begin, end) of the annotations array's content, or None."""
     keys = list(_ANN_KEY.finditer(raw))
     if len(keys) != 1:
         return None
     begin = keys[0].end()                     # just after '['
+    if re.match(rb'\s*\]', raw[begin:begin + 64]):
+        return begin, raw.index(b']', begin)
     # The array ends at the first '}' then ']' (polygon lists end in ']]', never '}]').
     close = _ARRAY_END.search(raw, begin)
-    if re.match(rb'\s*\]', raw[begin:begin + 64]):
-        end = raw.index(b']', begin)
-    elif close is None:
-        return None
-    else:
-        end = close.end() - 1
-    # Flat annotation objects (polygons, no nested braces): each '{' starts one annotation.
-    opens = np.array([m.start() for m in re.finditer(rb'\{', raw[begin:end])], np.int64) + begin
+    return None if close is None else (begin, close.end() - 1)
+
+
+def _scan_annotations(raw, begin, end):
+    """(object starts, image ids, category ids) of flat annotation objects, or None."""
     region = raw[begin:end]
+    # Flat annotation objects (polygons, no nested braces): each '{' starts one annotation.
+    opens = np.array([m.start() for m in re.finditer(rb'\{', region)], np.int64)
     if region.count(b'}') != len(opens):
         return None                            # nested objects (e.g. RLE segmentations)
-    img = _IMG.finditer(region)
-    cat = _CAT.finditer(region)
-    img_pos, img_val = _columns(img)
-    cat_pos, cat_val = _columns(cat)
+    img_pos, img_val = _match_columns(_IMG.finditer(region))
+    cat_pos, cat_val = _match_columns(_CAT.finditer(region))
     n = len(opens)
     if len(img_val) != n or len(cat_val) != n:
         return None
-    starts = np.r_[opens, end]
-    obj = opens - begin
     # each id must fall inside its own object
-    if n and ((np.searchsorted(obj, img_pos, 'right') - 1 != np.arange(n)).any()
-              or (np.searchsorted(obj, cat_pos, 'right') - 1 != np.arange(n)).any()):
+    if n and ((np.searchsorted(opens, img_pos, 'right') - 1 != np.arange(n)).any()
+              or (np.searchsorted(opens, cat_pos, 'right') - 1 != np.arange(n)).any()):
         return None
-    rest = raw[:begin] + raw[end:]
-    return rest, (raw, starts, img_val, cat_val)
+    return np.r_[opens, len(region)] + begin, img_val, cat_val
 
 
-def _columns(matches):
+def _match_columns(matches):
     pos, val = [], []
     for m in matches:
         pos.append(m.start())

@@ -124,6 +124,8 @@ class FederatedSubset:
             raise ValueError(f"not_exhaustive must be 'exclude' or 'keep', not {not_exhaustive!r}")
         if split not in SPLITS:
             raise ValueError(f"split must be None, 'train' or 'val', not {split!r}")
+        if len(categories) > 0.25 * len(lvis.categories):
+            lvis.load_all()     # most annotations are wanted: one parse beats one per object
         img_ids = lvis.validate_ids()
         a_img, a_cat = lvis.ann_image_id, lvis.ann_category_id
         self.categories = list(categories)
@@ -152,11 +154,6 @@ class FederatedSubset:
         ann_idx = ann_idx[np.isin(a_img[ann_idx], kept_ids)]
         self.annotations = lvis.annotations(ann_idx)
 
-    def federated_ids(self, img, field):
-        """A federated list of `img` restricted to the chosen categories, in label order."""
-        present = set(img.get(field, ()))
-        return [c for c in self.cat_ids if c in present]
-
 
 class LVISIndex:
     """The COCO-API subset that mmdet's `CocoDataset.load_data_list` reads, over a `FederatedSubset`.
@@ -168,11 +165,12 @@ class LVISIndex:
     def __init__(self, subset: FederatedSubset):
         self.subset = subset
         self.cats = {c['id']: c for c in subset.categories}
+        # The records are the dataset's own parse of the file: annotated in place, as mmdet's
+        # loader does (it adds `img_id`), rather than copied.
         self.imgs = {}
         for img in subset.images:
-            info = dict(img)
-            info['file_name'] = image_path(img)
-            self.imgs[img['id']] = info
+            img['file_name'] = image_path(img)
+            self.imgs[img['id']] = img
         self.anns = {}
         self.img_ann_map = {i: [] for i in self.imgs}
         self.cat_img_map = {c: [] for c in self.cats}

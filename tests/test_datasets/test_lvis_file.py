@@ -55,4 +55,4 @@ def test_an_annotation_without_category_is_named(tmp_path):
     path.write_text(json.dumps(gt))
     with pytest.raises(LVISFormatError, match=r'annotations\[2\] has no field "image_id" or '
                                               r'"category_id"'):
-        LVISFile.read(str(path))
+        LVISFile.read(str(path)).validate_ids()
