@@ -10,8 +10,9 @@ Seeded and deterministic. Layout, like a real LVIS download:
 
 24 categories (8 shapes x 3 colours) over a textured background, objects from small (< 32 x 32 px)
 to large, later objects occluding earlier ones (masks are the visible parts, as polygons). Category
-frequency is long-tailed so that, counted on the train file as LVIS does, 8 categories are frequent
-(> 100 images), 8 common (11-100) and 8 rare (1-10). Each image lists verified-absent categories in
+frequency is long-tailed so that, counted on the train file as LVIS does, all three groups occur
+(with the defaults: 9 frequent > 100 images, 9 common 11-100, 6 rare 1-10); the `frequency` field
+is computed from those counts. Each image lists verified-absent categories in
 `neg_category_ids`; on some images an instance is deliberately left unannotated and its category
 is listed in `not_exhaustive_category_ids`.
 """
