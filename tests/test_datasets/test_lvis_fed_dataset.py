@@ -8,6 +8,7 @@ import pytest
 from mmdet.registry import DATASETS
 from mmdet_lvis_fed.datasets import LVISFedDataset, in_val_split
 from mmdet_lvis_fed.evaluation import LVISFormatError
+from tests.conftest import COCO_TO_SYNSET
 
 
 def build(ann_file, **kw):
@@ -41,14 +42,9 @@ def expected_images(data, cat_ids, policy='exclude'):
     return keep, pos
 
 
-@pytest.fixture(scope='module')
-def v05(tmp_path_factory):
-    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data',
-                        'lvis_val_100.json')
-    if not os.path.exists(path):
-        pytest.skip(f'{os.path.normpath(path)} not found: the real LVIS fixture lives in '
-                    '../shared/data/, beside the repository, and this clone has none')
-    return os.path.normpath(path)
+@pytest.fixture
+def v05(lvis_val_100):
+    return lvis_val_100
 
 
 def classes_with_everything(data):
@@ -143,12 +139,10 @@ def test_num_per_freq_with_seed_and_exclude_coco(v05):
 
 
 def test_coco_synsets_match_the_shared_mapping():
-    path = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
-                                         'data', 'coco_to_synset.json'))
-    if not os.path.exists(path):
-        pytest.skip(f'{path} not found: no ../shared/data beside this clone')
+    if not os.path.exists(COCO_TO_SYNSET):
+        pytest.skip(f'{COCO_TO_SYNSET} not found: no ../shared/data beside this clone')
     from mmdet_lvis_fed.datasets.subset import coco_synsets
-    assert coco_synsets() == {v['synset'] for v in load(path).values()}
+    assert coco_synsets() == {v['synset'] for v in load(COCO_TO_SYNSET).values()}
     assert len(coco_synsets()) == 80
 
 
