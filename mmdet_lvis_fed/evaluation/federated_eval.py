@@ -367,7 +367,8 @@ def _accumulate(d, tps, fps, num_gt, eval_cats):
         pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
         # First index with tp/ng >= r: the smallest tp count k_r with k_r/ng >= r (the same float
         # division lvis-api does), then a search on the integer cumulative counts, all rows at once.
-        k_r = np.stack([np.searchsorted(np.arange(m + 1) / m, REC_THRS, 'left') for m in ng_rows])
+        k_r = np.repeat(np.stack([np.searchsorted(np.arange(m + 1) / m, REC_THRS, 'left')
+                                  for m in ng[ng > 0]]), T, axis=0)   # per area, for each IoU
         stride = n + 1
         flat = (tp_i + (np.arange(len(ng_rows)) * stride)[:, None]).ravel()
         target = k_r + (np.arange(len(ng_rows)) * stride)[:, None]
