@@ -100,13 +100,15 @@ class LVISGroundTruth:
     def from_file(cls, path, cat_ids=None):
         """Read an annotation file; with `cat_ids`, only those categories' annotations are parsed
         (a subset of the 1 GB LVIS train file loads in seconds)."""
-        if cat_ids is None:
-            return cls.from_dict(load_json(path), source=str(path))
         from ..datasets.lvis_file import LVISFile   # pure reader; imported here to avoid a cycle
         lvis = LVISFile.read(path)
-        keep = np.nonzero(np.isin(lvis.ann_category_id, np.asarray(list(cat_ids), np.int64)))[0]
+        if cat_ids is None:
+            anns = lvis.load_all()
+        else:
+            keep = np.nonzero(np.isin(lvis.ann_category_id, np.asarray(list(cat_ids), np.int64)))[0]
+            anns = lvis.annotations(keep)
         return cls.from_dict(dict(images=lvis.images, categories=lvis.categories,
-                                  annotations=lvis.annotations(keep)), source=str(path))
+                                  annotations=anns), source=str(path))
 
     @classmethod
     def from_dict(cls, data, source=None):
@@ -302,7 +304,7 @@ class RLEColumn:
     def concat(cls, columns):
         columns = list(columns)
         if not columns:
-            return cls(b'', np.zeros(1, np.int64), np.zeros(0), np.zeros(0))
+            return cls.from_rles([])
         shift = np.cumsum([0] + [c.offsets[-1] for c in columns[:-1]])
         return cls(b''.join(c.counts for c in columns),
                    np.r_[0, np.concatenate([c.offsets[1:] + s for c, s in zip(columns, shift)])],

@@ -169,7 +169,7 @@ def _encode_masks(masks, ori_shape, n):
         raise ValueError('segm evaluation needs pred_instances.masks (a mask head in the model)')
     masks = _numpy(masks)
     if n == 0:
-        return RLEColumn(b'', np.zeros(1, np.int64), np.zeros(0), np.zeros(0))
+        return RLEColumn.from_rles([])
     rles = mask_utils.encode(np.asfortranarray(masks.reshape(n, h, w).transpose(1, 2, 0),
                                                dtype=np.uint8))
     return RLEColumn.from_rles(rles)
