@@ -49,7 +49,7 @@ def cap_per_image(results, max_dets=300):
 def worker(tool, data_dir, iou_type):
     import logging
     logging.disable(logging.WARNING)
-    from mmdet_lvis_fed import synthetic as syn
+    from mmdet_lvis_fed.testing import synthetic as syn
     with open(os.path.join(data_dir, 'gt.pkl'), 'rb') as f:
         gt = pickle.load(f)
     cols = dict(np.load(os.path.join(data_dir, 'dets.npz')))
@@ -135,7 +135,7 @@ def main():
     if args.worker:
         return worker(*args.worker)
 
-    from mmdet_lvis_fed import synthetic as syn
+    from mmdet_lvis_fed.testing import synthetic as syn
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         gt = syn.make_ground_truth(args.images, args.cats, seed=args.seed)

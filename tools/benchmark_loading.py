@@ -76,7 +76,7 @@ def main():
     out_dir = osp.join(ROOT, 'work_dirs', 'benchmark_subset')
     if args.worker:
         return worker(args.worker, args.ann_file, args.val_ann_file, out_dir)
-    from mmdet_lvis_fed.synthetic import write_large_lvis
+    from mmdet_lvis_fed.testing.synthetic import write_large_lvis
     for path, size in ((args.ann_file, {}), (args.val_ann_file, dict(num_images=19_809,
                                                                       num_anns=244_707, seed=1))):
         if not osp.exists(path):

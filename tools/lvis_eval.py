@@ -64,7 +64,7 @@ def main(argv=None):
     if args.per_category:
         print(per_category_table(res))
     if args.out:
-        from mmdet_lvis_fed.evaluation.lvis_fed_metric import atomic_write_json
+        from mmdet_lvis_fed.io import atomic_write_json
         atomic_write_json(res.summary, args.out)
         print(f'summary written to {args.out}')
     return res.summary

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write the embedded demo dataset: rendered shapes in LVIS v1 format, long-tailed and federated.
 
-    python tools/make_demo_data.py [--out data/demo] [--train-images 600] [--val-images 120]
+    python tools/make_demo_data.py [--out data/demo] [--train-images 600] [--val-images 400]
 
 Seeded and deterministic. Layout, like a real LVIS download:
 
@@ -12,7 +12,9 @@ Seeded and deterministic. Layout, like a real LVIS download:
 to large, later objects occluding earlier ones (masks are the visible parts, as polygons). Category
 frequency is long-tailed so that, counted on the train file as LVIS does, all three groups occur
 (with the defaults: 9 frequent > 100 images, 9 common 11-100, 6 rare 1-10); the `frequency` field
-is computed from those counts. Each image lists verified-absent categories in
+is computed from those counts. The val file draws every category equally often, so that each has
+enough test instances (>= 20 with the defaults) while the rare ones stay rare in training. Each
+image lists verified-absent categories in
 `neg_category_ids`; on some images an instance is deliberately left unannotated and its category
 is listed in `not_exhaustive_category_ids`.
 """
@@ -187,7 +189,7 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', default='data/demo', help='output folder (default data/demo)')
     p.add_argument('--train-images', type=int, default=600, help='default 600')
-    p.add_argument('--val-images', type=int, default=150, help='default 150')
+    p.add_argument('--val-images', type=int, default=400, help='default 400')
     p.add_argument('--size', type=int, default=160, help='image side in pixels (default 160)')
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args()
@@ -197,10 +199,13 @@ def main():
     weights = np.array([GROUP_WEIGHT[c['group']] for c in cats])
     weights /= weights.sum()
     os.makedirs(osp.join(args.out, 'annotations'), exist_ok=True)
+    # The val file (the demo's test split) draws every category equally often: the rare group
+    # stays rare in training (1-10 train images) but has enough test instances to be measured.
+    uniform = np.full(len(cats), 1.0 / len(cats))
     splits = {}
-    for name, folder, n, first in (('train', 'train2017', args.train_images, 1),
-                                   ('val', 'val2017', args.val_images, 1_000_001)):
-        splits[name] = make_split(rng, cats, weights, n, args.size, folder, first, args.out)
+    for name, folder, n, first, w in (('train', 'train2017', args.train_images, 1, weights),
+                                      ('val', 'val2017', args.val_images, 1_000_001, uniform)):
+        splits[name] = make_split(rng, cats, w, n, args.size, folder, first, args.out)
         print(f'{name}: {n} images rendered under {osp.join(args.out, folder)}', flush=True)
     # LVIS defines frequency by the number of train images a category is annotated in.
     train_imgs, train_anns = splits['train']

@@ -7,8 +7,8 @@
 # - anchors of 16 px at stride 4 (scales=[4]): the demo's smallest shapes are 8-18 px;
 # - the RoI heads dominate CPU time (a 4-conv 256-channel mask head on every positive RoI costs
 #   ~7x the backbone at this size): 64 sampled RoIs per image (not 512), a 128-channel mask head,
-#   and at test time up to 100 detections per image (LVIS allows at most 300; the demo images hold
-#   a handful of objects).
+#   and at test time 300 proposals and up to 50 detections per image (LVIS allows at most 300; the
+#   demo images hold a handful of objects).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/lvis-fed_instance.py',
@@ -16,8 +16,9 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmdet_lvis_fed'], allow_failed_imports=False)
+runner_type = 'LVISFedRunner'    # the demo base lists mmdet's runtime after ours: set it again
 
-num_classes = 24          # every category of the demo file (no subset chosen)
+num_classes = 24          # every category of the demo file (classes=None: read from the file)
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(
     backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
@@ -28,8 +29,11 @@ model = dict(
         mask_head=dict(norm_cfg=norm_cfg, num_classes=num_classes, conv_out_channels=128)),
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300),
                    rcnn=dict(sampler=dict(num=64))),
-    # LVIS protocol: a score threshold low enough for AP, at most 300 detections per image.
-    test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=100)))
+    # LVIS protocol: a score threshold low enough for AP, at most 300 detections per image. The
+    # demo images hold about 5 objects: 300 proposals and 50 detections are plenty, and the RoI
+    # heads on 1,000 proposals and 100 masks per image dominated test time.
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=300),
+                  rcnn=dict(score_thr=0.0001, max_per_img=50)))
 
 data_root = 'data/demo/'
 img_scale = (160, 160)
@@ -38,7 +42,7 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
+    dict(type='PackDetInputs', meta_keys=_base_.fed_meta_keys),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

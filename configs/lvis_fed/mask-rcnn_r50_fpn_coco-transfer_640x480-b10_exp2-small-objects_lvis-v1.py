@@ -3,6 +3,3 @@
 _base_ = './mask-rcnn_r50_fpn_coco-transfer_640x480-b10_exp1-6cat_lvis-v1.py'
 
 classes = ('grape', 'crumb', 'pea_(food)', 'peach', 'apricot', 'crouton')
-train_dataloader = dict(dataset=dict(metainfo=dict(classes=classes)))
-val_dataloader = dict(dataset=dict(metainfo=dict(classes=classes)))
-test_dataloader = dict(dataset=dict(metainfo=dict(classes=classes)))

@@ -66,14 +66,18 @@ class LVISFedDataset(LVISV1Dataset):
         cats = select_categories(lvis.categories, classes=classes, source=source,
                                  **self.subset_cfg)
         subset = FederatedSubset(lvis, cats, **self.split_cfg)
+        num_images = len(lvis.images)
         del lvis
         if not subset.images:
             raise LVISFormatError(
                 f'{source}: the subset is empty: no image has {[c["name"] for c in cats]} as '
                 f'positive or negative ({self.split_cfg})')
+        # image_count (categories' images in the train file) over the file's images is LVIS's
+        # frequency f: EQL and repeat-factor sampling with freq_source='file' use it.
         self._metainfo.update(
             classes=tuple(c['name'] for c in cats), lvis_cat_ids=tuple(subset.cat_ids),
-            frequencies=tuple(c['frequency'] for c in cats), ann_file=self.ann_file)
+            frequencies=tuple(c['frequency'] for c in cats), ann_file=self.ann_file,
+            image_count=tuple(c.get('image_count') for c in cats), num_file_images=num_images)
         self._index = LVISIndex(subset)
         del subset
         data_list = CocoDataset.load_data_list(self)

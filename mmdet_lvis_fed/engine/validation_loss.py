@@ -18,6 +18,31 @@ from mmengine.logging import print_log
 from mmdet.registry import HOOKS
 
 
+# Random augmentation and image mixing: the validation loss is measured on the images as they are.
+RANDOM_TRANSFORMS = ('RandomFlip', 'PhotoMetricDistortion', 'CopyPaste', 'FedCopyPaste', 'Mosaic',
+                     'MixUp', 'CachedMosaic', 'CachedMixUp')
+
+
+def unwrapped_val_dataset(ds_cfg):
+    """The training dataset config as a validation one: wrappers (ClassBalancedDataset,
+    MultiImageMixDataset) removed, their pipelines appended to the inner one, random augmentation
+    dropped (RandomResize becomes Resize at its nominal scale), split='val'."""
+    outer_pipelines = []
+    while 'dataset' in ds_cfg:
+        outer_pipelines.insert(0, ds_cfg.get('pipeline') or [])
+        ds_cfg = ds_cfg['dataset']
+    pipeline = []
+    for t in list(ds_cfg.get('pipeline') or []) + [t for p in outer_pipelines for t in p]:
+        if t['type'] in RANDOM_TRANSFORMS:
+            continue
+        if t['type'] == 'RandomResize':
+            t = dict(type='Resize', scale=t['scale'], keep_ratio=t.get('keep_ratio', True))
+        pipeline.append(t)
+    ds_cfg = dict(ds_cfg, split='val', pipeline=pipeline)
+    ds_cfg.pop('indices', None)
+    return ds_cfg
+
+
 @HOOKS.register_module()
 class ValidationLossHook(Hook):
     """Args:
@@ -42,9 +67,7 @@ class ValidationLossHook(Hook):
         cfg = self.dataloader_cfg
         if cfg is None:
             cfg = copy.deepcopy(runner.cfg.train_dataloader)
-            cfg['dataset']['split'] = 'val'
-            cfg['dataset']['pipeline'] = [t for t in cfg['dataset']['pipeline']
-                                          if t['type'] != 'RandomFlip']
+            cfg['dataset'] = unwrapped_val_dataset(cfg['dataset'])
             cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
             cfg.pop('batch_sampler', None)
         return runner.build_dataloader(cfg, seed=runner.seed)

@@ -1,9 +1,7 @@
 """`LVISFedMetric`: the federated evaluator as an mmengine metric (gathering and formatting only)."""
-import json
 import logging
 import os
 import os.path as osp
-import tempfile
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -13,6 +11,7 @@ from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import METRICS
 
+from ..io import atomic_write_json
 from .federated_eval import AREA_LABELS, IOU_THRS, evaluate
 from .lvis_data import Detections, LVISGroundTruth, RLEColumn
 from .report import frequency_table, per_category_table
@@ -180,22 +179,6 @@ def _log_dir(logger):
         if isinstance(handler, logging.FileHandler):
             return osp.dirname(handler.baseFilename)
     return None
-
-
-def atomic_write_json(obj, path):
-    """Write JSON next to `path` and rename it into place: a failure leaves no half-written file."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def write_results_json(dets: Detections, iou_type: str, path: str):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed import synthetic as syn
+from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.evaluation import Detections, LVISFormatError, LVISGroundTruth, evaluate
 from tests.conftest import lvis_reference
 

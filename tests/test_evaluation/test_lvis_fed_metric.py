@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed import synthetic as syn
+from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.evaluation import LVISFedMetric
 from tests.conftest import lvis_reference
 

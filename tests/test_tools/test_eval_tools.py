@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mmdet_lvis_fed import synthetic as syn
+from mmdet_lvis_fed.testing import synthetic as syn
 from tests.conftest import lvis_reference
 
 

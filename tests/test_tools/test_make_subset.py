@@ -5,7 +5,7 @@ import os
 import pytest
 
 from mmdet.registry import DATASETS
-from mmdet_lvis_fed import synthetic as syn
+from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.datasets import in_val_split
 
 

@@ -10,7 +10,7 @@ train_pipeline = [
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='Pad', size=img_scale, pad_val=dict(img=0, masks=0, seg=255)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
+    dict(type='PackDetInputs', meta_keys=_base_.fed_meta_keys),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,0 +1,38 @@
+"""Writing results files whole or not at all (no torch, mmengine or mmdet: the CLIs use it)."""
+import json
+import os
+import os.path as osp
+import tempfile
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path, write):
+    """Call `write(file)` on a temporary file beside `path`, then rename it into place: a failure
+    leaves no half-written file and no temporary one. The file gets the mode a plain open() would
+    give (0666 minus the umask), not mkstemp's 0600."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(text, path):
+    return atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_write_json(obj, path):
+    return atomic_write(path, lambda f: json.dump(obj, f))

@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks (as mmdet.testing): not used by the runtime package."""
