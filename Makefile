@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	# --no-build-isolation: mmcv's setup.py imports torch (and pkg_resources, hence setuptools<81).
 	MMCV_WITH_OPS=1 MAX_JOBS=$(JOBS) $(VPIP) install --no-build-isolation $(MMCV)
 	$(VPIP) install -q -e ".[tests]"
+	# openmim >= 0.3.8 pulled opendatalab/openxlab, which pin setuptools 60 (torch needs >= 77):
+	# a venv made before the pin to 0.3.7 still has them.
+	$(VPIP) uninstall -q -y opendatalab openxlab 2>/dev/null || true
+	$(VPIP) install -q "setuptools>=77.0.3,<81"
+	$(VPIP) check
 	$(VPY) -c "import mmcv.ops, mmdet, mmdet_lvis_fed; print('env ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"
 	touch $(STAMP)
 

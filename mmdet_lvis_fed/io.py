@@ -5,7 +5,7 @@ import os.path as osp
 import tempfile
 
 
-def _umask():
+def umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -21,7 +21,7 @@ def atomic_write(path, write):
     try:
         with os.fdopen(fd, 'w') as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
@@ -36,3 +36,10 @@ def atomic_write_text(text, path):
 
 def atomic_write_json(obj, path):
     return atomic_write(path, lambda f: json.dump(obj, f))
+
+
+def fail(message):
+    """End a command-line tool with the project's error contract: one line on stderr, exit 2."""
+    import sys
+    print(f'error: {message}', file=sys.stderr)
+    raise SystemExit(2)

@@ -21,6 +21,7 @@ from mmdet_lvis_fed.evaluation.federated_eval import evaluate  # noqa: E402
 from mmdet_lvis_fed.evaluation.lvis_data import (Detections, LVISFormatError,  # noqa: E402
                                                  LVISGroundTruth)
 from mmdet_lvis_fed.evaluation.report import frequency_table, per_category_table  # noqa: E402
+from mmdet_lvis_fed.io import atomic_write_json, fail  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,15 +58,17 @@ def main(argv=None):
         res = evaluate(gt, dets, args.iou_type, cat_ids=cat_ids, max_dets=args.max_dets,
                        area_from_box=not args.mask_area)
     except LVISFormatError as e:
-        sys.exit(f'error: {e}')
+        fail(e)
     print(f'{len(dets)} detections on {len(gt.img_ids)} images, {len(res.cat_ids)} categories '
           f'({time.perf_counter() - t0:.2f} s)')
     print(frequency_table([res]))
     if args.per_category:
         print(per_category_table(res))
     if args.out:
-        from mmdet_lvis_fed.io import atomic_write_json
-        atomic_write_json(res.summary, args.out)
+        try:
+            atomic_write_json(res.summary, args.out)
+        except OSError as e:
+            fail(f'{args.out}: cannot write ({e.strerror or e})')
         print(f'summary written to {args.out}')
     return res.summary
 

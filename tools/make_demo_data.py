@@ -19,7 +19,6 @@ image lists verified-absent categories in
 is listed in `not_exhaustive_category_ids`.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmdet_lvis_fed.io import atomic_write_json, fail  # noqa: E402
 
 SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'hexagon')
 COLOURS = {'red': (40, 40, 220), 'green': (40, 190, 40), 'blue': (220, 90, 30)}   # BGR
@@ -143,8 +143,9 @@ def make_split(rng, cats, weights, n_images, size, folder, first_id, root):
     for i in range(n_images):
         img_id = first_id + i
         img, instances = render(rng, cats, weights, size)
-        cv2.imwrite(osp.join(root, folder, f'{img_id:012d}.jpg'), img,
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+        path = osp.join(root, folder, f'{img_id:012d}.jpg')
+        if not cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise OSError(f'{path}: cannot write the image (is the folder writable?)')
         present = sorted({inst['cat'] for inst in instances})
         # Federated lists: a few categories verified absent; on some images one instance of a
         # category with several is left unannotated, and that category is flagged.
@@ -177,23 +178,35 @@ def frequency(image_count):
     return 'f' if image_count > 100 else 'c' if image_count > 10 else 'r'
 
 
-def write_json(obj, path):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+def count(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not an integer')
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'{value} is below {minimum}')
+        return value
+    return parse
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', default='data/demo', help='output folder (default data/demo)')
-    p.add_argument('--train-images', type=int, default=600, help='default 600')
-    p.add_argument('--val-images', type=int, default=400, help='default 400')
-    p.add_argument('--size', type=int, default=160, help='image side in pixels (default 160)')
+    p.add_argument('--train-images', type=count(1), default=600, help='default 600')
+    p.add_argument('--val-images', type=count(1), default=400, help='default 400')
+    p.add_argument('--size', type=count(64), default=160,
+                   help='image side in pixels, at least 64 (default 160)')
     p.add_argument('--seed', type=int, default=0)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        write_demo(args)
+    except OSError as e:
+        fail(f'{e.filename + ": " if getattr(e, "filename", None) else ""}{e.strerror or e}')
 
+
+def write_demo(args):
     rng = np.random.default_rng(args.seed)
     cats = categories()
     weights = np.array([GROUP_WEIGHT[c['group']] for c in cats])
@@ -224,9 +237,9 @@ def main():
             a['id'] = next_id
             next_id += 1
         path = osp.join(args.out, 'annotations', f'lvis_v1_{name}.json')
-        write_json(dict(info=dict(description='mmdet-lvis-fed demo data', version='1.0'),
-                        licenses=[dict(id=1, name='CC BY 4.0', url='')], images=images,
-                        annotations=anns, categories=out_cats), path)
+        atomic_write_json(dict(info=dict(description='mmdet-lvis-fed demo data', version='1.0'),
+                               licenses=[dict(id=1, name='CC BY 4.0', url='')], images=images,
+                               annotations=anns, categories=out_cats), path)
         print(f'{name}: {len(anns)} annotations -> {path}')
     groups = {f: [c['name'] for c in out_cats if c['frequency'] == f] for f in 'fcr'}
     for f, names in groups.items():

@@ -12,14 +12,17 @@ Each output keeps the LVIS format (so LVISFedDataset and tools/lvis_eval.py read
 chosen categories, their annotations, and the images where one of them is positive or verified
 negative (federated lists restricted to the chosen categories). A summary table (frequency per
 category; positive images, negative images and instances per split) is printed and saved as
-summary.txt and summary.json. All files are written to temporary names and renamed at the end:
-a failure leaves no half-written output.
+summary.txt and summary.json. The set is written into a temporary folder beside --out-dir and put
+in place at once: a failure or a kill leaves the previous set or the new one, never a mix, and the
+next run removes what a killed run left. Bad input ends in one line, `error: FILE: ...`, exit 2.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -27,6 +30,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmdet_lvis_fed.datasets.lvis_file import LVISFile  # noqa: E402
 from mmdet_lvis_fed.datasets.subset import FederatedSubset, select_categories  # noqa: E402
 from mmdet_lvis_fed.evaluation.lvis_data import LVISFormatError  # noqa: E402
+from mmdet_lvis_fed.io import atomic_write_text, fail, umask  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')
 
@@ -36,7 +40,7 @@ def parse_freq(items):
     for item in items:
         key, _, value = item.partition('=')
         if key not in ('f', 'c', 'r') or not value.isdigit():
-            raise SystemExit(f'error: --num-per-freq takes f=N c=N r=N, got {item!r}')
+            fail(f'--num-per-freq takes f=N c=N r=N with N >= 0, got {item!r}')
         out[key] = int(value)
     return out
 
@@ -79,25 +83,59 @@ def summarize(files, cats):
     return rows, '\n'.join(lines)
 
 
-def write_all(outputs, out_dir):
-    """Write every file under a temporary name, then rename them all."""
-    os.makedirs(out_dir, exist_ok=True)
-    tmps = []
+def _leftovers(out_dir):
+    parent, name = osp.split(osp.abspath(out_dir))
+    return [osp.join(parent, n) for n in os.listdir(parent) if n.startswith(f'.{name}.tmp-')
+            or n.startswith(f'.{name}.old-')] if osp.isdir(parent) else []
+
+
+def _exchange(a, b):
+    """Swap two paths in one step where Linux allows it (renameat2 RENAME_EXCHANGE)."""
     try:
-        for name, content in outputs.items():
-            tmp = osp.join(out_dir, f'.{name}.tmp')
-            tmps.append((tmp, osp.join(out_dir, name)))
-            with open(tmp, 'w') as f:
-                if isinstance(content, str):
-                    f.write(content)
-                else:
-                    json.dump(content, f)
-        for tmp, final in tmps:
-            os.replace(tmp, final)
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.renameat2(-100, a.encode(), -100, b.encode(), 2) == 0   # AT_FDCWD
+    except (AttributeError, OSError):
+        return False
+
+
+def write_all(outputs, out_dir):
+    """Write the whole set into a temporary folder beside `out_dir`, then put it in place at once.
+
+    A kill at any moment leaves either the old set or the new one in `out_dir`, never a mix; the
+    next run removes the temporary folders a killed run left. `out_dir` may hold only this tool's
+    files (nothing else is moved away with the old set).
+    """
+    out_dir = osp.abspath(out_dir)
+    for path in _leftovers(out_dir):
+        shutil.rmtree(path, ignore_errors=True)
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise OSError(f'{out_dir}: exists and is not a folder')
+    if osp.isdir(out_dir):
+        other = sorted(set(os.listdir(out_dir)) - set(outputs))
+        if other:
+            raise OSError(f'{out_dir}: holds files this tool did not write ({", ".join(other[:3])}'
+                          f'{", ..." if len(other) > 3 else ""}); choose a new or empty folder')
+    parent, name = osp.split(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+    try:
+        os.chmod(tmp, 0o777 & ~umask())
+        for fname, content in outputs.items():
+            atomic_write_text(content if isinstance(content, str) else json.dumps(content),
+                              osp.join(tmp, fname))
+        if not osp.isdir(out_dir):
+            os.rename(tmp, out_dir)
+        elif _exchange(tmp, out_dir):
+            shutil.rmtree(tmp)                         # now the old set
+        else:
+            old = tmp.replace('.tmp-', '.old-')
+            os.rename(out_dir, old)
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old)
     finally:
-        for tmp, _ in tmps:
-            if osp.exists(tmp):
-                os.unlink(tmp)
+        if osp.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv=None):
@@ -117,7 +155,8 @@ def main(argv=None):
     p.add_argument('--not-exhaustive', choices=['exclude', 'keep'], default='exclude',
                    help="drop images where a chosen category is not exhaustively annotated "
                         "('exclude', default) or keep them")
-    p.add_argument('--val-fraction', type=float, default=0.1)
+    p.add_argument('--val-fraction', type=float, default=0.1,
+                   help='share of the train file in val, 0 to 1 (default 0.1)')
     p.add_argument('--split-seed', type=int, default=0)
     args = p.parse_args(argv)
 
@@ -144,13 +183,19 @@ def main(argv=None):
             raise LVISFormatError(f'{args.val_ann}: field "categories" has no {missing}')
         sub = FederatedSubset(val, [by_id[c['id']] for c in cats], args.not_exhaustive)
         files['test'] = subset_file(val, sub, dict(info, split='test'))
-    except LVISFormatError as e:
-        sys.exit(f'error: {e}')
-    except ValueError as e:
-        sys.exit(f'error: {e}')
+    except ValueError as e:            # LVISFormatError included
+        fail(e)
+    empty = [s for s in SPLITS if not files[s]['images'] and not (s == 'val'
+                                                                  and args.val_fraction == 0)]
+    if empty:
+        fail(f'the subset has no image in {", ".join(empty)}: no image has {info["classes"]} '
+             'as positive or verified negative there; nothing written')
     rows, table = summarize(files, cats)
-    write_all({**{f'{s}.json': files[s] for s in SPLITS}, 'summary.json': rows,
-               'summary.txt': table + '\n'}, args.out_dir)
+    try:
+        write_all({**{f'{s}.json': files[s] for s in SPLITS}, 'summary.json': rows,
+                   'summary.txt': table + '\n'}, args.out_dir)
+    except OSError as e:
+        fail(f'{args.out_dir}: cannot write the subset ({e.strerror or e}); nothing written')
     print(table)
     print(f'\nwritten to {args.out_dir}: train.json, val.json, test.json, summary.txt, '
           f'summary.json ({time.perf_counter() - t0:.1f} s)')

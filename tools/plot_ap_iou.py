@@ -11,8 +11,12 @@ import glob
 import json
 import os
 import os.path as osp
+import sys
 
 import matplotlib
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmdet_lvis_fed.io import fail  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -26,9 +30,37 @@ def find_json(path):
     found = sorted(glob.glob(osp.join(path, '**', 'lvis_fed_per_category.json'), recursive=True),
                    key=osp.getmtime)
     if not found:
-        raise SystemExit(f'error: no lvis_fed_per_category.json under {path} (run mim test with '
-                         'LVISFedMetric first)')
+        fail(f'no lvis_fed_per_category.json under {path} (run mim test with LVISFedMetric '
+             'first)')
     return found[-1]
+
+
+def read_per_category(path):
+    """The metric's per-category file, checked: one line naming the file and field otherwise."""
+    try:
+        with open(path) as f:
+            per_cat = json.load(f)
+    except OSError as e:
+        fail(f'{path}: cannot read ({e.strerror or e})')
+    except ValueError as e:
+        fail(f'{path}: not valid JSON ({e})')
+    if not isinstance(per_cat, dict) or not isinstance(per_cat.get('iou_thrs'), list):
+        fail(f'{path}: no field "iou_thrs": not an lvis_fed_per_category.json file')
+    types = [t for t in ('bbox', 'segm') if t in per_cat]
+    if not types:
+        fail(f'{path}: neither "bbox" nor "segm" results: not an lvis_fed_per_category.json file')
+    for t in types:
+        rows = per_cat[t]
+        if not isinstance(rows, list):
+            fail(f'{path}: field "{t}" is not a list of categories')
+        for i, r in enumerate(rows):
+            if not isinstance(r, dict) or not {'name', 'frequency', 'ap_per_iou'} <= set(r):
+                fail(f'{path}: {t}[{i}]: needs fields "name", "frequency" and "ap_per_iou"')
+            ap = r['ap_per_iou']
+            if ap is not None and (not isinstance(ap, list) or len(ap) != len(per_cat['iou_thrs'])
+                                   or not all(isinstance(v, (int, float)) for v in ap)):
+                fail(f'{path}: {t}[{i}]: field "ap_per_iou" is not one number per IoU threshold')
+    return per_cat
 
 
 def plot(per_cat, iou_types, out):
@@ -38,7 +70,7 @@ def plot(per_cat, iou_types, out):
     for row, iou_type in enumerate(iou_types):
         rows = per_cat.get(iou_type)
         if rows is None:
-            raise SystemExit(f'error: the file has no "{iou_type}" results')
+            fail(f'the file has no "{iou_type}" results')
         for col, (f, label) in enumerate(GROUPS):
             ax = axes[row, col]
             cats = [r for r in rows if r['frequency'] == f and r['ap_per_iou'] is not None]
@@ -72,10 +104,13 @@ def main(argv=None):
     p.add_argument('--out', help='PNG path (default: ap_iou.png beside the JSON)')
     args = p.parse_args(argv)
     path = find_json(args.source)
-    with open(path) as f:
-        per_cat = json.load(f)
+    per_cat = read_per_category(path)
     iou_types = args.iou_type or [t for t in ('bbox', 'segm') if t in per_cat]
-    out = plot(per_cat, iou_types, args.out or osp.join(osp.dirname(path), 'ap_iou.png'))
+    out = args.out or osp.join(osp.dirname(path), 'ap_iou.png')
+    try:
+        plot(per_cat, iou_types, out)
+    except OSError as e:
+        fail(f'{out}: cannot write ({e.strerror or e})')
     print(f'{out} (from {path})')
 
 

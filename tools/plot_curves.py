@@ -13,7 +13,12 @@ import json
 import os.path as osp
 from collections import defaultdict
 
+import sys
+
 import matplotlib
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmdet_lvis_fed.io import fail  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,8 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def read_curves(work_dir):
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not files:
-        raise SystemExit(f'error: no */vis_data/scalars.json under {work_dir}: is it a work dir '
-                         'of `mim train`?')
+        fail(f'no */vis_data/scalars.json under {work_dir}: is it a work dir of `mim train`?')
     train, val = defaultdict(list), {}
     for path in files:
         with open(path) as f:
@@ -31,7 +35,7 @@ def read_curves(work_dir):
                 try:
                     row = json.loads(line)
                 except ValueError as e:
-                    raise SystemExit(f'error: {path}, line {n}: not JSON ({e})')
+                    fail(f'{path}: line {n}: not JSON ({e})')
                 if 'val_loss' in row:     # our hook's row has 'epoch'; the val log row's step is it
                     val[int(row.get('epoch', row.get('step')))] = row['val_loss']
                 elif 'loss' in row and 'epoch' in row:
@@ -69,9 +73,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     train, val = read_curves(args.work_dir)
     if not train and not val:
-        raise SystemExit(f'error: no loss values in {args.work_dir} logs')
-    out = plot(train, val, args.out or osp.join(args.work_dir, 'loss_curves.png'),
-               osp.basename(osp.normpath(args.work_dir)))
+        fail(f'no loss values in {args.work_dir} logs')
+    out = args.out or osp.join(args.work_dir, 'loss_curves.png')
+    try:
+        plot(train, val, out, osp.basename(osp.normpath(args.work_dir)))
+    except OSError as e:
+        fail(f'{out}: cannot write ({e.strerror or e})')
     print(f'{out}: {len(train)} epochs of training loss, {len(val)} of validation loss')
     return train, val
 

@@ -78,14 +78,13 @@ class LVISFile:
                 self._cols = img, cat
         if self._cols is None:
             anns = self._anns
-            try:
-                self._cols = (np.array([a['image_id'] for a in anns], np.int64),
-                              np.array([a['category_id'] for a in anns], np.int64))
-            except (KeyError, TypeError) as e:
-                bad = next(i for i, a in enumerate(anns) if not isinstance(a, dict)
-                           or 'image_id' not in a or 'category_id' not in a)
+            bad = next((i for i, a in enumerate(anns) if not isinstance(a, dict)
+                        or 'image_id' not in a or 'category_id' not in a), None)
+            if bad is not None:
                 raise LVISFormatError(f'{self.source}: annotations[{bad}] has no field '
-                                      '"image_id" or "category_id"') from e
+                                      '"image_id" or "category_id"')
+            self._cols = tuple(_id_column([a[key] for a in anns], self.source, 'annotations', key)
+                               for key in ('image_id', 'category_id'))
         return self._cols
 
     @classmethod
@@ -142,19 +141,46 @@ class LVISFile:
             chunk = raw[starts[i]:starts[i + 1]].rstrip()
             if chunk.endswith(b','):
                 chunk = chunk[:-1]
-            out.append(json.loads(chunk))
+            try:
+                out.append(json.loads(chunk))
+            except ValueError as e:
+                raise LVISFormatError(f'{self.source}: annotations[{i}] is not valid JSON '
+                                      f'({e})') from e
         return out
 
+    def check_annotation_ids(self, index, annotations):
+        """The parsed annotations (`annotations(index)`) carry unique integer ids."""
+        ids = [a.get('id') for a in annotations]
+        for i, v in zip(index, ids):
+            if not _is_id(v):
+                raise LVISFormatError(f'{self.source}: annotations[{i}]: field "id" is '
+                                      f'{json.dumps(v)}, not an integer id')
+        seen = {}
+        for i, v in zip(index, ids):
+            if v in seen:
+                raise LVISFormatError(f'{self.source}: annotations[{i}]: field "id" is {v}, the '
+                                      f'same as annotations[{seen[v]}]')
+            seen[v] = i
+
     def validate_ids(self):
-        """Every annotation's image and category must exist; the error names the first that does
-        not."""
-        img_ids = np.array([im.get('id') for im in self.images], dtype=object)
-        cat_ids = np.array([c.get('id') for c in self.categories], dtype=object)
-        for name, ids, key in (('images', img_ids, 'image_id'), ('categories', cat_ids,
-                                                                  'category_id')):
-            if any(v is None for v in ids):
-                raise LVISFormatError(f'{self.source}: an entry of "{name}" has no field "id"')
-        img_ids, cat_ids = img_ids.astype(np.int64), cat_ids.astype(np.int64)
+        """Image and category ids are unique integers; every annotation's image and category
+        exist. The error names the first record that breaks a rule. Returns the image ids."""
+        cols = {}
+        for name in ('images', 'categories'):
+            records = getattr(self, name)
+            bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)
+                        or 'id' not in r), None)
+            if bad is not None:
+                raise LVISFormatError(f'{self.source}: {name}[{bad}] has no field "id"')
+            ids = _id_column([r['id'] for r in records], self.source, name, 'id')
+            uniq, counts = np.unique(ids, return_counts=True)
+            if (counts > 1).any():
+                dup = uniq[counts > 1][0]
+                where = np.nonzero(ids == dup)[0]
+                raise LVISFormatError(f'{self.source}: {name}[{where[1]}]: field "id" is {dup}, '
+                                      f'the same as {name}[{where[0]}]')
+            cols[name] = ids
+        img_ids, cat_ids = cols['images'], cols['categories']
         for col, ids, key, name in ((self.ann_image_id, img_ids, 'image_id', 'images'),
                                     (self.ann_category_id, cat_ids, 'category_id', 'categories')):
             bad = ~np.isin(col, ids)
@@ -196,6 +222,20 @@ def _scan_annotations(raw, begin, end):
               or (np.searchsorted(opens, cat_pos, 'right') - 1 != np.arange(n)).any()):
         return None
     return np.r_[opens, len(region)] + begin, img_val, cat_val
+
+
+def _is_id(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _id_column(values, source, records, key):
+    """int64 ids, refusing anything that is not a JSON integer (a float 1.5 would truncate to 1,
+    a string would be converted, a null would crash)."""
+    for i, v in enumerate(values):
+        if not _is_id(v):
+            raise LVISFormatError(f'{source}: {records}[{i}]: field "{key}" is {json.dumps(v)}, '
+                                  'not an integer id')
+    return np.array(values, np.int64)
 
 
 def _match_columns(matches):

@@ -57,6 +57,12 @@ def select_categories(categories: Sequence[dict], classes: Optional[Sequence[str
     unknown = set(num_per_freq) - set(FREQ_ORDER)
     if unknown:
         raise ValueError(f'num_per_freq keys must be among f, c, r; got {sorted(unknown)}')
+    bad = {k: v for k, v in num_per_freq.items()
+           if isinstance(v, bool) or not isinstance(v, int) or v < 0}
+    if bad:
+        raise ValueError(f'num_per_freq counts must be integers >= 0, got {bad}')
+    if not sum(num_per_freq.values()):
+        raise ValueError(f'num_per_freq={dict(num_per_freq)} chooses no category')
     rng = np.random.default_rng(seed)
     chosen = []
     for f in FREQ_ORDER:
@@ -124,6 +130,9 @@ class FederatedSubset:
             raise ValueError(f"not_exhaustive must be 'exclude' or 'keep', not {not_exhaustive!r}")
         if split not in SPLITS:
             raise ValueError(f"split must be None, 'train' or 'val', not {split!r}")
+        if (isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float))
+                or not 0 <= val_fraction <= 1):
+            raise ValueError(f'val_fraction must be a number from 0 to 1, not {val_fraction!r}')
         if len(categories) > 0.25 * len(lvis.categories):
             lvis.load_all()     # most annotations are wanted: one parse beats one per object
         img_ids = lvis.validate_ids()
@@ -153,6 +162,7 @@ class FederatedSubset:
         kept_ids = img_ids[keep]
         ann_idx = ann_idx[np.isin(a_img[ann_idx], kept_ids)]
         self.annotations = lvis.annotations(ann_idx)
+        lvis.check_annotation_ids(ann_idx, self.annotations)
 
 
 class LVISIndex:

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .lvis_data import (Detections, LVISFormatError, LVISGroundTruth, RLEColumn, check_rle,
+                        check_rle_counts,
                         in_sorted, index_of, pair_keys)
 
 # Same construction as lvis-api: np.arange drifts, linspace does not.
@@ -203,9 +204,11 @@ def _check_mask_sizes(segm, hw, src):
         if bad.any():
             i = int(np.argmax(bad))
             check_rle(segm[i], int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
-        return
-    for i, rle in enumerate(segm):
-        check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
+    else:
+        for i, rle in enumerate(segm):
+            check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
+        segm = RLEColumn.from_rles(segm)
+    check_rle_counts(segm, src, lambda i: f'detection {i}')
 
 
 def _mask_areas(rles, src, rows):

@@ -209,8 +209,26 @@ class LVISGroundTruth:
                     raise LVISFormatError(f'{_where(self.source)}annotation id {self.ann_ids[i]}: '
                                           f'field "segmentation" cannot be decoded ({e})') from e
                 out.append(rle)
+            given = [i for i, segm in enumerate(self.ann_segm) if isinstance(segm, dict)
+                     and isinstance(segm.get('counts'), (str, bytes))]
+            if given:
+                check_rle_counts(RLEColumn.from_rles([out[i] for i in given]), self.source,
+                                 lambda k: f'annotation id {self.ann_ids[given[k]]}')
             self._rles = out
         return self._rles
+
+
+def check_rle_counts(column, source, name_of):
+    """Refuse masks whose RLE runs do not cover exactly their height x width: pycocotools would
+    read past them or loop for ever (see rle_check.py). `name_of(row)` names a record."""
+    from .rle_check import bad_rle_rows
+    bad = bad_rle_rows(column.counts, column.offsets, column.heights, column.widths)
+    if len(bad):
+        i = int(bad[0])
+        raise LVISFormatError(
+            f'{_where(source)}{name_of(i)}: field "segmentation": its RLE "counts" do not '
+            f'decode to {int(column.heights[i])} x {int(column.widths[i])} pixels (runs are '
+            f'negative, malformed, or overrun the mask{f"; {len(bad)} such masks" if len(bad) > 1 else ""})')
 
 
 def check_rle(rle, h, w, source, what):

@@ -138,9 +138,7 @@ def test_num_per_freq_with_seed_and_exclude_coco(v05):
     assert with_coco, 'the fixture has frequent COCO categories to leave out'
 
 
-def test_coco_synsets_match_the_shared_mapping():
-    if not os.path.exists(COCO_TO_SYNSET):
-        pytest.skip(f'{COCO_TO_SYNSET} not found: no ../shared/data beside this clone')
+def test_coco_synsets_match_the_lvis_api_mapping():
     from mmdet_lvis_fed.datasets.subset import coco_synsets
     assert coco_synsets() == {v['synset'] for v in load(COCO_TO_SYNSET).values()}
     assert len(coco_synsets()) == 80
@@ -203,6 +201,15 @@ def test_v1_federated_labels_exact(tmp_path):
      r'annotations\[1\] \(id 2\): field "image_id" is 99, which is not in "images"'),
     (lambda d: d['annotations'][2].update(category_id=7),
      r'annotations\[2\] \(id 3\): field "category_id" is 7, which is not in "categories"'),
+    (lambda d: d['images'][0].update(id=1.5), r'images\[0\]: field "id" is 1.5, not an integer id'),
+    (lambda d: d['images'][2].update(id='3'), r'images\[2\]: field "id" is "3", not an integer id'),
+    (lambda d: d['images'][3].update(id=1), r'images\[3\]: field "id" is 1, the same as images\[0\]'),
+    (lambda d: d['annotations'][1].update(image_id=None),
+     r'annotations\[1\]: field "image_id" is null, not an integer id'),
+    (lambda d: d['annotations'][1].update(image_id=2.0),
+     r'annotations\[1\]: field "image_id" is 2.0, not an integer id'),
+    (lambda d: d['annotations'][1].update(id=1),
+     r'annotations\[1\]: field "id" is 1, the same as annotations\[0\]'),
 ])
 def test_bad_files_name_the_file_and_field(tmp_path, mutate, message):
     data = v1_data()
@@ -228,3 +235,25 @@ def test_unreadable_unknown_name_and_empty_subset(tmp_path):
     ann = write(tmp_path / 'empty.json', data)
     with pytest.raises(LVISFormatError, match="the subset is empty: no image has \\['b_c'\\]"):
         build(ann, metainfo=dict(classes=('b_c',)))
+
+
+def test_corrupt_chosen_annotation_names_the_file(tmp_path):
+    text = json.dumps(v1_data()).replace('"bbox": [2, 2, 10, 10]', '"bbox": [2, 2, 10,, 10]')
+    bad = tmp_path / 'corrupt.json'
+    bad.write_text(text)
+    with pytest.raises(LVISFormatError, match=f'{bad}: annotations\\[1\\] is not valid JSON'):
+        build(bad, metainfo=dict(classes=('a_f',)))
+
+
+@pytest.mark.parametrize('kw, message', [
+    (dict(num_per_freq=dict(f=-1, c=1)), r'num_per_freq counts must be integers >= 0'),
+    (dict(num_per_freq=dict(f=0)), r'chooses no category'),
+    (dict(metainfo=dict(classes=('a_f',)), split='train', val_fraction='0.1'),
+     r'val_fraction must be a number from 0 to 1'),
+    (dict(metainfo=dict(classes=('a_f',)), split='train', val_fraction=2),
+     r'val_fraction must be a number from 0 to 1, not 2'),
+])
+def test_bad_dataset_arguments(tmp_path, kw, message):
+    ann = write(tmp_path / 'v1.json', v1_data())
+    with pytest.raises(ValueError, match=message):
+        build(ann, **kw)

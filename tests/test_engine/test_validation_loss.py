@@ -68,3 +68,35 @@ def test_validation_loss_leaves_the_model_untouched(demo_root, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
     # deterministic apart from the samplers' randomness: same order of magnitude twice
     assert abs(loss - again) < 0.5 * loss
+
+
+def test_validation_split_is_unwrapped_from_dataset_wrappers(demo_root, tmp_path):
+    """Under ClassBalancedDataset (RFS the mmengine way) and MultiImageMixDataset (copy-paste) the
+    hook measures the plain validation split: no wrapper, no random augmentation."""
+    from mmdet.registry import DATASETS
+    from mmdet_lvis_fed.engine.validation_loss import unwrapped_val_dataset
+    cfg = tiny_cfg(demo_root, tmp_path)
+    inner = cfg.train_dataloader.dataset
+    wrapped = dict(type='MultiImageMixDataset',
+                   pipeline=[dict(type='FedCopyPaste'), dict(type='PhotoMetricDistortion'),
+                             dict(type='PackDetInputs')],
+                   dataset=dict(type='ClassBalancedDataset', oversample_thr=0.1,
+                                dataset=dict(inner, pipeline=[
+                                    dict(type='LoadImageFromFile'),
+                                    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+                                    dict(type='RandomResize', scale=(160, 160),
+                                         ratio_range=(0.5, 1.5), keep_ratio=True),
+                                    dict(type='RandomFlip', prob=0.5)])))
+    val = unwrapped_val_dataset(wrapped)
+    assert val['type'] == 'LVISFedDataset' and val['split'] == 'val'
+    assert [t['type'] for t in val['pipeline']] == ['LoadImageFromFile', 'LoadAnnotations',
+                                                    'Resize', 'PackDetInputs']
+    assert val['pipeline'][2] == dict(type='Resize', scale=(160, 160), keep_ratio=True)
+    ds = DATASETS.build(val)
+    assert len(ds) > 0 and len(ds[0]['data_samples'].gt_instances) >= 0
+    # and the hook runs on a ClassBalancedDataset training config
+    cfg.train_dataloader.dataset = dict(type='ClassBalancedDataset', oversample_thr=0.1,
+                                        dataset=inner)
+    runner = Runner.from_cfg(cfg)
+    loader = ValidationLossHook()._build_loader(runner)
+    assert ValidationLossHook.validation_loss(runner.model, loader) > 0

@@ -104,8 +104,12 @@ def _worker(rank, world, port, samples, gt, ann_file, out):
     metric = LVISFedMetric(area_from_box=True, out_dir=os.path.dirname(out))
     metric.dataset_meta = dict(lvis_cat_ids=tuple(c['id'] for c in gt['categories']),
                                ann_file=ann_file)
-    for s in samples[rank::world]:      # DefaultSampler's interleaving
-        metric.process({}, [s])
+    # mmengine's DefaultSampler: pad to a multiple of the world size with the first indices,
+    # interleave; collect_results then drops the padding (an odd count: one duplicate)
+    indices = list(range(len(samples)))
+    indices += indices[:(-len(samples)) % world]
+    for i in indices[rank::world]:
+        metric.process({}, [samples[i]])
     got = metric.evaluate(len(samples))
     if rank == 0:
         with open(out, 'w') as f:
@@ -113,9 +117,13 @@ def _worker(rank, world, port, samples, gt, ann_file, out):
     dist.destroy_process_group()
 
 
-def test_two_process_gloo_equals_one_process(case, tmp_path):
+@pytest.mark.parametrize('odd', [False, True], ids=['even', 'odd'])
+def test_two_process_gloo_equals_one_process(case, tmp_path, odd):
     gt, ann_file, cols, rles = case
     samples = data_samples(gt, cols, rles)
+    if odd == (len(samples) % 2 == 0):
+        samples = samples[:-1]
+    assert len(samples) % 2 == odd
     single = run_metric(gt, samples, ann_file, area_from_box=True, out_dir=str(tmp_path))
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

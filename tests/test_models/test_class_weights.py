@@ -56,7 +56,6 @@ def test_sampled_classes():
     assert sampled_classes(torch.tensor([0, 1, 2]), 7, 2, freq).sum() == 3
 
 
-mmdet = pytest.importorskip('mmdet')
 
 
 def test_federated_loss_by_hand_and_gradients():

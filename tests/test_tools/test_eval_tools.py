@@ -26,14 +26,16 @@ def test_lvis_eval_cli_matches_lvis_api(tmp_path, capsys):
     assert 'APr' in capsys.readouterr().out
 
 
-def test_lvis_eval_cli_bad_input_exits_with_the_field(tmp_path):
+def test_lvis_eval_cli_bad_input_exits_with_the_field(tmp_path, capsys):
     from tools import lvis_eval
     gt = syn.make_ground_truth(3, num_cats=5, seed=5)
     (tmp_path / 'gt.json').write_text(json.dumps(gt))
     (tmp_path / 'res.json').write_text(json.dumps([dict(image_id=999, category_id=1, score=0.5,
                                                         bbox=[0, 0, 1, 1])]))
-    with pytest.raises(SystemExit, match='detection 0: unknown image_id 999'):
+    with pytest.raises(SystemExit) as e:
         lvis_eval.main([str(tmp_path / 'gt.json'), str(tmp_path / 'res.json')])
+    assert e.value.code == 2
+    assert 'detection 0: unknown image_id 999' in capsys.readouterr().err
 
 
 def test_plot_ap_iou_writes_a_png(tmp_path):

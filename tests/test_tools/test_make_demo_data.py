@@ -31,3 +31,22 @@ def test_demo_data_is_consistent_and_deterministic(demo_root, tmp_path):
                    capture_output=True)
     again = json.load(open(tmp_path / 'annotations' / 'lvis_v1_train.json'))
     assert again == ann
+
+
+def test_default_demo_can_measure_the_rare_group(tmp_path):
+    """With the defaults every category has >= 20 instances in the test split (what the demo's
+    test dataloader keeps), while rare categories stay rare in training (1-10 train images)."""
+    from collections import Counter
+
+    from mmdet.registry import DATASETS
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
+                    str(tmp_path)], check=True, capture_output=True)
+    train = json.load(open(tmp_path / 'annotations' / 'lvis_v1_train.json'))
+    rare = [c for c in train['categories'] if c['frequency'] == 'r']
+    assert len(rare) == 6 and all(1 <= c['image_count'] <= 10 for c in rare)
+    test = DATASETS.build(dict(type='LVISFedDataset', data_root=str(tmp_path) + '/',
+                               ann_file='annotations/lvis_v1_val.json', test_mode=True,
+                               pipeline=[]))
+    counts = Counter(inst['bbox_label'] for i in range(len(test))
+                     for inst in test.get_data_info(i)['instances'])
+    assert len(counts) == 24 and min(counts.values()) >= 20

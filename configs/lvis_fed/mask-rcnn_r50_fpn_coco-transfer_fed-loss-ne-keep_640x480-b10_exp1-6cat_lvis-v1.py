@@ -1,0 +1,6 @@
+# Experiment 1 (Baseline+) with the federated loss, also training on images where a chosen category
+# is not exhaustively annotated (their missing instances are not taught as background); the
+# validation and test splits are unchanged.
+_base_ = './mask-rcnn_r50_fpn_coco-transfer_fed-loss_640x480-b10_exp1-6cat_lvis-v1.py'
+
+train_dataloader = dict(dataset=dict(not_exhaustive='keep'))

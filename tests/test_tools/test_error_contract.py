@@ -1,0 +1,170 @@
+"""Every tool keeps the error contract: one line `error: FILE: ...`, exit status 2, no traceback,
+nothing written, and no hang."""
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mmdet_lvis_fed.testing import synthetic as syn
+from tests.conftest import ROOT
+
+
+def tool(name, *args, timeout=120):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'tools', name), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(res, *needles):
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), res.stderr
+    assert 'Traceback' not in res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def small(tmp_path):
+    gt = syn.make_ground_truth(6, num_cats=5, seed=5)
+    path = tmp_path / 'gt.json'
+    path.write_text(json.dumps(gt))
+    return gt, path
+
+
+def test_overrunning_rle_is_refused_not_hung(small, tmp_path):
+    from pycocotools import mask as mask_utils
+    gt, ann = small
+    im = gt['images'][0]
+    cat = next(a['category_id'] for a in gt['annotations'] if a['image_id'] == im['id'])
+    big = np.ones((im['height'] + 7, im['width'] + 3), np.uint8, order='F')
+    counts = mask_utils.encode(big)['counts'].decode()           # runs for a larger mask
+    res_path = tmp_path / 'res.json'
+    res_path.write_text(json.dumps([dict(image_id=im['id'], category_id=cat, score=0.9,
+                                         segmentation=dict(size=[im['height'], im['width']],
+                                                           counts=counts))]))
+    out = tmp_path / 'out.json'
+    res = tool('lvis_eval.py', ann, res_path, '--iou-type', 'segm', '--out', out, timeout=60)
+    assert_one_line_error(res, str(res_path), 'detection 0', 'segmentation', 'counts')
+    assert not out.exists()
+
+
+def test_lvis_eval_out_folder_not_writable(small, tmp_path):
+    gt, ann = small
+    res_path = tmp_path / 'res.json'
+    res_path.write_text(json.dumps(syn.to_results(syn.make_detections(gt, 5, seed=1))))
+    blocker = tmp_path / 'afile'
+    blocker.write_text('')
+    res = tool('lvis_eval.py', ann, res_path, '--out', blocker / 'm.json')
+    assert_one_line_error(res, str(blocker / 'm.json'), 'cannot write')
+
+
+def test_written_files_keep_the_umask(small, tmp_path):
+    gt, ann = small
+    res_path = tmp_path / 'res.json'
+    res_path.write_text(json.dumps(syn.to_results(syn.make_detections(gt, 5, seed=1))))
+    out = tmp_path / 'm.json'
+    out.write_text('{}')
+    os.chmod(out, 0o644)
+    old = os.umask(0o027)
+    try:
+        assert tool('lvis_eval.py', ann, res_path, '--out', out).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+    assert json.loads(out.read_text())['AP'] >= 0
+
+
+def subset_args(ann, out, *extra):
+    return ('make_subset.py', '--train-ann', ann, '--val-ann', ann, '--out-dir', out, *extra)
+
+
+def test_make_subset_refuses_and_writes_nothing(tmp_path):
+    gt = syn.make_ground_truth(40, num_cats=10, seed=2)
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps(gt))
+    out = tmp_path / 'out'
+    name = gt['categories'][0]['name']
+    assert_one_line_error(tool(*subset_args(ann, out, '--classes', name, '--val-fraction', '2')),
+                          'val_fraction must be a number from 0 to 1')
+    assert_one_line_error(tool(*subset_args(ann, out, '--num-per-freq', 'f=-5')), 'f=-5')
+    dup = json.loads(ann.read_text())
+    dup['images'][3]['id'] = dup['images'][2]['id']
+    bad = tmp_path / 'dup.json'
+    bad.write_text(json.dumps(dup))
+    assert_one_line_error(tool(*subset_args(bad, out, '--classes', name)), str(bad),
+                          'images[3]: field "id"', 'the same as images[2]')
+    # a category on no image: the subset would be empty
+    empty = json.loads(ann.read_text())
+    empty['categories'].append(dict(empty['categories'][0], id=999, name='nowhere'))
+    path = tmp_path / 'empty.json'
+    path.write_text(json.dumps(empty))
+    assert_one_line_error(tool(*subset_args(path, out, '--classes', 'nowhere')), 'no image')
+    blocker = tmp_path / 'afile'
+    blocker.write_text('')
+    assert_one_line_error(tool(*subset_args(ann, blocker, '--classes', name)), str(blocker))
+    assert not out.exists()
+
+
+def test_make_subset_replaces_the_whole_set_and_cleans_leftovers(tmp_path):
+    gt = syn.make_ground_truth(60, num_cats=10, seed=2)
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps(gt))
+    out = tmp_path / 'out'
+    names = [c['name'] for c in gt['categories']]
+    assert tool(*subset_args(ann, out, '--classes', names[0])).returncode == 0
+    first = {f: (out / f).read_text() for f in os.listdir(out)}
+    leftover = tmp_path / '.out.tmp-killed'          # what a killed run leaves
+    leftover.mkdir()
+    (leftover / 'train.json').write_text('{}')
+    assert tool(*subset_args(ann, out, '--classes', names[1])).returncode == 0
+    assert not leftover.exists()
+    assert sorted(os.listdir(out)) == sorted(first)
+    for f in ('train.json', 'val.json', 'test.json'):
+        data = json.loads((out / f).read_text())
+        assert [c['name'] for c in data['categories']] == [names[1]]
+    (out / 'mine.txt').write_text('user file')
+    assert_one_line_error(tool(*subset_args(ann, out, '--classes', names[2])), 'mine.txt')
+    assert (out / 'mine.txt').exists()
+
+
+def test_make_demo_data_checks_its_writes(tmp_path):
+    blocker = tmp_path / 'afile'
+    blocker.write_text('')
+    assert_one_line_error(tool('make_demo_data.py', '--out', blocker, '--train-images', '2',
+                               '--val-images', '2'), str(blocker))
+    if os.geteuid() != 0:                 # root writes anywhere: the read-only case needs a user
+        ro = tmp_path / 'ro'
+        ro.mkdir()
+        os.chmod(ro, 0o555)
+        assert_one_line_error(tool('make_demo_data.py', '--out', ro, '--train-images', '2'))
+    res = tool('make_demo_data.py', '--out', tmp_path / 'x', '--train-images', '-5')
+    assert res.returncode == 2 and 'below 1' in res.stderr and 'Traceback' not in res.stderr
+
+
+def test_make_demo_data_unwritable_image_is_an_error(tmp_path, monkeypatch):
+    from tools import make_demo_data
+    monkeypatch.setattr(make_demo_data.cv2, 'imwrite', lambda *a, **k: False)
+    with pytest.raises(SystemExit) as e:
+        make_demo_data.main(['--out', str(tmp_path / 'd'), '--train-images', '2',
+                             '--val-images', '2'])
+    assert e.value.code == 2
+    assert not (tmp_path / 'd' / 'annotations' / 'lvis_v1_train.json').exists()
+
+
+def test_plot_tools_refuse_the_wrong_json(tmp_path):
+    wrong = tmp_path / 'lvis_fed_per_category.json'
+    wrong.write_text(json.dumps([dict(image_id=1, category_id=1, score=0.5, bbox=[0, 0, 1, 1])]))
+    assert_one_line_error(tool('plot_ap_iou.py', wrong), str(wrong), 'iou_thrs')
+    wrong.write_text(json.dumps(dict(iou_thrs=[0.5], bbox=[dict(name='a')])))
+    assert_one_line_error(tool('plot_ap_iou.py', wrong), 'bbox[0]')
+    wrong.write_text(json.dumps(dict(iou_thrs=[0.5], bbox=[dict(name='a', frequency='r',
+                                                               ap_per_iou=[0.5])])))
+    blocker = tmp_path / 'afile'
+    blocker.write_text('')
+    assert_one_line_error(tool('plot_ap_iou.py', wrong, '--out', blocker / 'x.png'),
+                          'cannot write')
+    assert_one_line_error(tool('plot_curves.py', tmp_path), 'no */vis_data/scalars.json')
