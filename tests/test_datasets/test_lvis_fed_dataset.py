@@ -208,7 +208,8 @@ def test_v1_federated_labels_exact(tmp_path):
      r'annotations\[1\]: field "image_id" is null, not an integer id'),
     (lambda d: d['annotations'][1].update(image_id=2.0),
      r'annotations\[1\]: field "image_id" is 2.0, not an integer id'),
-    (lambda d: d['annotations'][1].update(id=1),
+    (lambda d: (d['annotations'][1].update(id=1),        # both in the subset: image 2 made
+                d['images'][1].update(not_exhaustive_category_ids=[])),      # exhaustive
      r'annotations\[1\]: field "id" is 1, the same as annotations\[0\]'),
 ])
 def test_bad_files_name_the_file_and_field(tmp_path, mutate, message):
@@ -238,11 +239,18 @@ def test_unreadable_unknown_name_and_empty_subset(tmp_path):
 
 
 def test_corrupt_chosen_annotation_names_the_file(tmp_path):
-    text = json.dumps(v1_data()).replace('"bbox": [2, 2, 10, 10]', '"bbox": [2, 2, 10,, 10]')
+    data = v1_data()
+    # one chosen category of many: only its annotations are decoded, one by one
+    data['categories'] += [dict(id=i, name=f'x{i}', frequency='r', synset=f'x{i}.n.01')
+                           for i in range(4, 14)]
+    text = json.dumps(data).replace('"bbox": [2, 2, 10, 10]', '"bbox": [2, 2, 10,, 10]')
     bad = tmp_path / 'corrupt.json'
     bad.write_text(text)
     with pytest.raises(LVISFormatError, match=f'{bad}: annotations\\[1\\] is not valid JSON'):
-        build(bad, metainfo=dict(classes=('a_f',)))
+        build(bad, metainfo=dict(classes=('a_f',)), not_exhaustive='keep')
+    # most categories chosen: the annotations are parsed at once
+    with pytest.raises(LVISFormatError, match=f'{bad}: field "annotations" is not valid JSON'):
+        build(bad, metainfo=dict(classes=tuple(c['name'] for c in data['categories'])))
 
 
 @pytest.mark.parametrize('kw, message', [

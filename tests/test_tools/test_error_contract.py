@@ -35,6 +35,14 @@ def small(tmp_path):
     return gt, path
 
 
+@pytest.fixture
+def small_results(small, tmp_path):
+    gt, ann = small
+    path = tmp_path / 'res.json'
+    path.write_text(json.dumps(syn.to_results(syn.make_detections(gt, 5, seed=1))))
+    return ann, path
+
+
 def test_overrunning_rle_is_refused_not_hung(small, tmp_path):
     from pycocotools import mask as mask_utils
     gt, ann = small
@@ -52,20 +60,16 @@ def test_overrunning_rle_is_refused_not_hung(small, tmp_path):
     assert not out.exists()
 
 
-def test_lvis_eval_out_folder_not_writable(small, tmp_path):
-    gt, ann = small
-    res_path = tmp_path / 'res.json'
-    res_path.write_text(json.dumps(syn.to_results(syn.make_detections(gt, 5, seed=1))))
+def test_lvis_eval_out_folder_not_writable(small_results, tmp_path):
+    ann, res_path = small_results
     blocker = tmp_path / 'afile'
     blocker.write_text('')
     res = tool('lvis_eval.py', ann, res_path, '--out', blocker / 'm.json')
     assert_one_line_error(res, str(blocker / 'm.json'), 'cannot write')
 
 
-def test_written_files_keep_the_umask(small, tmp_path):
-    gt, ann = small
-    res_path = tmp_path / 'res.json'
-    res_path.write_text(json.dumps(syn.to_results(syn.make_detections(gt, 5, seed=1))))
+def test_written_files_keep_the_umask(small_results, tmp_path):
+    ann, res_path = small_results
     out = tmp_path / 'm.json'
     out.write_text('{}')
     os.chmod(out, 0o644)
