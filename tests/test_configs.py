@@ -148,6 +148,7 @@ def test_start_up_check_names_both_numbers(demo_root, tmp_path):
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(tmp_path)
     cfg.model.roi_head.bbox_head.num_classes = 5
+    cfg.visualizer.name = f'visualizer-{tmp_path.name}'      # not the process-wide default one
     for split in LOADERS:
         cfg[split].num_workers = 0
         cfg[split].persistent_workers = False

@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 from mmdet.registry import HOOKS, MODELS
 from mmdet.utils import register_all_modules
+from mmdet_lvis_fed.engine import apply_subset
 
 CFG = 'configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_640x480-b10_exp1-6cat_lvis-v1.py'
 SMALL = ('configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_small-anchors_640x480-b10_'
@@ -15,6 +16,7 @@ SMALL = ('configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_small-anchors_640x480
 def build(cfg_path, num_classes=None, seed=0):
     register_all_modules()
     cfg = Config.fromfile(cfg_path)
+    apply_subset(cfg)                 # what LVISFedRunner does: K from the config's classes
     cfg.model.backbone.init_cfg = None
     if num_classes:
         cfg.model.roi_head.bbox_head.num_classes = num_classes

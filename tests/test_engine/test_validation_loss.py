@@ -30,6 +30,9 @@ def tiny_cfg(demo_root, work_dir, **hook):
     cfg.custom_hooks = [dict(type='ValidationLossHook', **hook)]
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.visualization = dict(type='DetVisualizationHook', draw=False)
+    # mmdet names its visualizer 'visualizer', a process-wide instance: an earlier test's runner
+    # would keep it, and these scalars would be logged into that runner's folder
+    cfg.visualizer.name = f'visualizer-{osp.basename(str(work_dir))}'
     return cfg
 
 
