@@ -1,6 +1,5 @@
 """LVISFedDataset: every subset rule with exact expectations, on the real v0.5 file and on v1 data."""
 import json
-import os
 
 import numpy as np
 import pytest

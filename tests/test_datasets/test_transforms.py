@@ -1,6 +1,5 @@
 """FedCopyPaste keeps the federated lists true; the lists reach the model through the pipeline."""
 import numpy as np
-import pytest
 import torch
 
 from mmdet.structures.bbox import HorizontalBoxes
