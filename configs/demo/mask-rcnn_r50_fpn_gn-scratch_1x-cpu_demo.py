@@ -16,7 +16,6 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmdet_lvis_fed'], allow_failed_imports=False)
-runner_type = 'LVISFedRunner'    # the demo base lists mmdet's runtime after ours: set it again
 
 num_classes = 24          # every category of the demo file (classes=None: read from the file)
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
