@@ -1,24 +1,30 @@
 """mmdet-lvis-fed: federated LVIS subsets for MMDetection 3.x.
 
-Importing the package registers its dataset, metric, sampler, transforms, hooks, runner, heads
-and losses into mmdet's registries. The
-evaluator core (`mmdet_lvis_fed.evaluation.federated_eval`, `lvis_data`) and the subset logic are
-plain numpy and work where mmdet is not installed; the registry glue is then skipped.
+`import mmdet_lvis_fed` (a config's ``custom_imports``) registers its dataset, metric, sampler,
+transforms, hooks, runner, heads and losses into mmdet's registries: at once where mmengine is
+loaded, else on the first registry lookup (see `registration.py`). The evaluator core
+(`mmdet_lvis_fed.evaluation.federated_eval`), the file readers (`lvis_file`,
+`evaluation.results_file`) and the subset logic (`datasets.subset`) import numpy only, never torch,
+mmengine or mmdet.
 """
-from importlib.util import find_spec
+from .lazy import lazy_exports
+from .registration import register_on_import
 
 __version__ = '0.1.0'
-__all__ = ['__version__']
 
-if find_spec('mmdet') is not None:
-    from . import checkpoint  # noqa: F401  (torch>=2.6 loads what mmengine saved)
-    from .datasets import FedCopyPaste, LVISFedDataset, RepeatFactorSampler
-    from .engine import (ClassFrequencyHook, LVISFedRunner, NumClassesCheckHook,
-                         TransferWeightsHook, ValidationLossHook)
-    from .evaluation import LVISFedMetric
-    from .models import (EQLLoss, FedBBoxHead, FederatedSigmoidLoss, FedRoIHead, FixedEQLV2Loss,
-                         FixedSeesawLoss)
-    __all__ += ['LVISFedDataset', 'LVISFedMetric', 'ValidationLossHook', 'TransferWeightsHook',
-                'RepeatFactorSampler', 'FedCopyPaste', 'LVISFedRunner', 'NumClassesCheckHook',
-                'ClassFrequencyHook', 'FedRoIHead', 'FedBBoxHead', 'FederatedSigmoidLoss',
-                'EQLLoss', 'FixedSeesawLoss', 'FixedEQLV2Loss']
+# Public classes, imported from their modules on first access (PEP 562).
+_LAZY = {
+    'LVISFedDataset': 'datasets.lvis_fed', 'RepeatFactorSampler': 'datasets.samplers',
+    'FedCopyPaste': 'datasets.transforms', 'LVISFedMetric': 'evaluation.lvis_fed_metric',
+    'LVISFedRunner': 'engine.runner', 'NumClassesCheckHook': 'engine.runner',
+    'ClassFrequencyHook': 'engine.runner', 'TransferWeightsHook': 'engine.transfer',
+    'ValidationLossHook': 'engine.validation_loss', 'FedRoIHead': 'models.fed_roi_head',
+    'FedBBoxHead': 'models.fed_roi_head', 'FederatedSigmoidLoss': 'models.federated_loss',
+    'EQLLoss': 'models.federated_loss', 'FixedSeesawLoss': 'models.mmdet_losses',
+    'FixedEQLV2Loss': 'models.mmdet_losses',
+}
+__all__ = ['__version__'] + list(_LAZY)
+
+__getattr__ = lazy_exports(__name__, _LAZY)
+
+register_on_import()

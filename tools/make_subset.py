@@ -27,9 +27,9 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet_lvis_fed.datasets.lvis_file import LVISFile  # noqa: E402
+from mmdet_lvis_fed.lvis_file import LVISFile  # noqa: E402
 from mmdet_lvis_fed.datasets.subset import FederatedSubset, select_categories  # noqa: E402
-from mmdet_lvis_fed.evaluation.lvis_data import LVISFormatError  # noqa: E402
+from mmdet_lvis_fed.errors import LVISFormatError  # noqa: E402
 from mmdet_lvis_fed.io import atomic_write_text, fail, umask  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')

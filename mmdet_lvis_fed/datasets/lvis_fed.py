@@ -6,8 +6,8 @@ from mmdet.datasets import CocoDataset, LVISV1Dataset
 from mmdet.registry import DATASETS
 from mmengine.fileio import get_local_path
 
-from ..evaluation.lvis_data import LVISFormatError
-from .lvis_file import LVISFile
+from ..errors import LVISFormatError
+from ..lvis_file import LVISFile
 from .subset import FederatedSubset, LVISIndex, select_categories
 
 

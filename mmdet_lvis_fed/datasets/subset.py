@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..evaluation.lvis_data import LVISFormatError
+from ..errors import LVISFormatError
 
 FREQ_ORDER = ('f', 'c', 'r')
 NOT_EXHAUSTIVE_POLICIES = ('exclude', 'keep')
@@ -162,7 +162,7 @@ class FederatedSubset:
         kept_ids = img_ids[keep]
         ann_idx = ann_idx[np.isin(a_img[ann_idx], kept_ids)]
         self.annotations = lvis.annotations(ann_idx)
-        lvis.check_annotation_ids(ann_idx, self.annotations)
+        lvis.check_annotations(ann_idx, self.annotations)
 
 
 class LVISIndex:

@@ -5,7 +5,9 @@ The rules (lvis-api `LVISEval`, `LVISResults`), each of which is applied here in
 * At most `max_dets` (300) detections per image across all categories, the highest scores kept; among
   equal scores the earlier result wins (lvis-api sorts with Python's stable sort).
 * Ground truth and detections with area <= 0 are dropped (lvis-api's `get_ann_ids` keeps
-  `0 < area < inf`). faster-coco-eval keeps zero-area detections and counts them as false positives,
+  `0 < area < inf`). A detection's area is its box's when the results carry boxes, else its mask's
+  (lvis-api's `LVISResults`); it also decides small / medium / large.
+* Scores only rank: negative ones (logits, log-probabilities) are as good as any. faster-coco-eval keeps zero-area detections and counts them as false positives,
   one of the ways it differs from the official numbers.
 * A detection of category c on image I is evaluated only if c is annotated on I (positive) or is in
   I's `neg_category_ids`. LVIS is federated: nobody checked the other categories on I, so a detection
@@ -26,9 +28,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..errors import field_error
 from .lvis_data import (Detections, LVISFormatError, LVISGroundTruth, RLEColumn, check_rle,
-                        check_rle_counts,
-                        in_sorted, index_of, pair_keys)
+                        check_rle_counts, in_sorted, index_of, pair_keys)
 
 # Same construction as lvis-api: np.arange drifts, linspace does not.
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -79,7 +81,7 @@ class EvalResult:
 
 def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
              cat_ids=None, img_ids=None, max_dets: int = 300,
-             area_from_box: bool = False) -> EvalResult:
+             mask_area: bool = False) -> EvalResult:
     """Evaluate detections against LVIS ground truth under the federated rules.
 
     Args:
@@ -91,16 +93,16 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
         img_ids: image ids to evaluate (a split, say); None evaluates every image in `gt`.
             Detections on other images are dropped, like lvis-api's `params.img_ids`.
         max_dets: detections kept per image across categories; < 0 keeps all. Defaults to 300.
-        area_from_box: segm only. lvis-api takes a mask detection's area (which decides
-            small/medium/large and the `area > 0` filter) from its box whenever the results carry
-            boxes; the area of the mask itself is what the mask is judged on, as detectron2 does, so
-            that is the default. True reproduces lvis-api.
+        mask_area: segm only. By default a detection's area (which decides small / medium /
+            large and the `area > 0` filter) is lvis-api's: its box's when the results carry
+            boxes, its mask's when they do not. True takes every mask's own area under segm, as
+            detectron2 does (it drops the boxes before calling lvis-api).
     """
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f'iou_type must be "bbox" or "segm", not {iou_type!r}')
     if iou_type == 'segm' and len(dets) and dets.segm is None:
-        raise LVISFormatError(f'{dets.source or "detections"}: segm evaluation needs a '
-                              '"segmentation" in every detection')
+        raise LVISFormatError(f'{dets.source or "detections"}: record 0: field "segmentation": '
+                              'missing: segm evaluation needs a mask in every detection')
     num_cats = gt.num_cats
     eval_cats = gt.cat_indices(cat_ids)
     cat_sel = np.zeros(num_cats, bool)
@@ -108,12 +110,14 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
     img_sel = np.ones(len(gt.img_ids), bool)
     if img_ids is not None:
         img_sel[:] = False
-        img_sel[index_of(np.unique(np.asarray(img_ids, np.int64)), gt.img_ids, gt.source,
-                         'requested image', 'image id')] = True
+        img_ids = np.unique(np.asarray(img_ids, np.int64))
+        img_sel[index_of(img_ids, gt.img_ids, lambda i: LVISFormatError(
+            f'{gt.source or "ground truth"}: field "images": no image has the requested id '
+            f'{img_ids[i]}'))] = True
 
     g = _select_ground_truth(gt, cat_sel, img_sel)
     d = _select_detections(gt, dets, cat_sel, img_sel, g['pos_keys'], iou_type, max_dets,
-                           area_from_box)
+                           mask_area)
     pairs = _candidate_pairs(gt, dets, d, g, iou_type)
     # Rows of the matching state: area range a, IoU threshold t -> row a * T + t.
     gt_ig = _area_ignore(g['area'], g['ignore'])
@@ -152,22 +156,24 @@ def _select_ground_truth(gt, cat_sel, img_sel):
                 ignore=gt.ann_ignore[idx], bbox=gt.ann_bbox[idx], pos_keys=np.unique(key))
 
 
-def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets, area_from_box):
+def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets, mask_area):
     src = dets.source or 'detections'
-    img = index_of(dets.image_id, gt.img_ids, dets.source, 'detection', 'image_id')
-    cat = index_of(dets.category_id, gt.cat_ids, dets.source, 'detection', 'category_id')
+    ann = f'the annotation file{f" {gt.source}" if gt.source else ""}'
+    img = index_of(dets.image_id, gt.img_ids, lambda i: field_error(
+        src, f'record {i}', 'image_id', f'{dets.image_id[i]} is not an image of {ann}'))
+    cat = index_of(dets.category_id, gt.cat_ids, lambda i: field_error(
+        src, f'record {i}', 'category_id', f'{dets.category_id[i]} is not a category of {ann}'))
     score = np.asarray(dets.score, np.float64)
-    bad = np.isnan(score) | (score < 0)
+    bad = np.isnan(score)
     if bad.any():
-        i = int(np.argmax(bad))
-        raise LVISFormatError(f'{src}: detection {i}: score {score[i]} is NaN or negative')
+        raise field_error(src, f'record {int(np.argmax(bad))}', 'score', 'NaN cannot be ranked')
     bbox = np.asarray(dets.bbox, np.float64).reshape(-1, 4)
     with np.errstate(invalid='ignore'):
-        bad = ~(bbox[:, 2] >= 0) | ~(bbox[:, 3] >= 0)
+        bad = ~np.isfinite(bbox).all(axis=1) | (bbox[:, 2] < 0) | (bbox[:, 3] < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise LVISFormatError(f'{src}: detection {i}: bbox {bbox[i].tolist()} has a negative '
-                              'width or height')
+        raise field_error(src, f'record {i}', 'bbox', f'{bbox[i].tolist()} is not finite, or has '
+                          'a negative width or height')
     if iou_type == 'segm':
         _check_mask_sizes(dets.segm, gt.img_hw[img], src)
 
@@ -182,7 +188,7 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
     key = pair_keys(img[keep], cat[keep], gt.num_cats)
     fed = cat_sel[cat[keep]] & img_sel[img[keep]] & (in_sorted(key, pos_keys) | in_sorted(key, gt.neg_keys))
     keep = keep[fed]
-    if iou_type == 'bbox' or (area_from_box and dets.box_given):
+    if dets.box_given and not (mask_area and iou_type == 'segm'):
         area = bbox[keep, 2] * bbox[keep, 3]
     else:
         area = _mask_areas([dets.segm[i] for i in keep], src, keep)
@@ -203,12 +209,12 @@ def _check_mask_sizes(segm, hw, src):
         bad = (segm.heights != hw[:, 0]) | (segm.widths != hw[:, 1])
         if bad.any():
             i = int(np.argmax(bad))
-            check_rle(segm[i], int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
+            check_rle(segm[i], int(hw[i, 0]), int(hw[i, 1]), src, f'record {i}')
     else:
         for i, rle in enumerate(segm):
-            check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'detection {i}')
+            check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'record {i}')
         segm = RLEColumn.from_rles(segm)
-    check_rle_counts(segm, src, lambda i: f'detection {i}')
+    check_rle_counts(segm, src, lambda i: f'record {i}')
 
 
 def _mask_areas(rles, src, rows):
@@ -225,8 +231,8 @@ def _mask_areas(rles, src, rows):
             try:
                 mask_utils.area([rle])
             except Exception as e:
-                raise LVISFormatError(f'{src}: detection {int(r)}: field "segmentation" cannot '
-                                      f'be decoded ({e})') from e
+                raise field_error(src, f'record {int(r)}', 'segmentation',
+                                  f'cannot be decoded ({e})') from e
         raise
 
 

@@ -5,37 +5,17 @@ dense indices, an (image, category) pair becomes one int64 key, and the federate
 (`neg_category_ids`, `not_exhaustive_category_ids`) become sorted key arrays that `np.searchsorted`
 can test in bulk.
 """
-import json
-import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..errors import LVISFormatError, field_error
+from ..errors import where as _where
+from ..lvis_file import LVISFile
 
-class LVISFormatError(ValueError):
-    """Bad LVIS-format input; the message names the file (if any), the record and the field."""
-
-
-def _where(source):
-    return f'{source}: ' if source else ''
-
-
-def load_json(path):
-    """Read a JSON file, turning every failure into one error that names the file."""
-    try:
-        with open(path, 'rb') as f:
-            return json.load(f)
-    except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from e
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LVISFormatError(f'{path}: not valid JSON ({e})') from e
-
-
-def _require(d, key, source, what):
-    if not isinstance(d, dict) or key not in d:
-        raise LVISFormatError(f'{_where(source)}{what} has no field "{key}"')
-    return d[key]
+__all__ = ['LVISGroundTruth', 'Detections', 'RLEColumn', 'LVISFormatError', 'pair_keys',
+           'in_sorted', 'index_of', 'check_rle_counts', 'check_rle']
 
 
 def pair_keys(img_idx, cat_idx, num_cats):
@@ -52,20 +32,19 @@ def in_sorted(keys, sorted_keys):
     return sorted_keys[pos] == keys
 
 
-def index_of(values, sorted_ids, source, what, field_name):
-    """Map ids to dense indices in `sorted_ids`; an unknown id is an error naming the first record."""
+def index_of(values, sorted_ids, name_bad):
+    """Map ids to dense indices in `sorted_ids`. An id not there raises the LVISFormatError that
+    `name_bad(i)` makes for the first such row `i`."""
     values = np.asarray(values, np.int64)
     if len(sorted_ids) == 0:
         if len(values):
-            raise LVISFormatError(f'{_where(source)}{what} 0: unknown {field_name} {values[0]}')
+            raise name_bad(0)
         return values
-    pos = np.searchsorted(sorted_ids, values)
-    pos_c = np.minimum(pos, len(sorted_ids) - 1)
-    bad = sorted_ids[pos_c] != values
+    pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    bad = sorted_ids[pos] != values
     if bad.any():
-        i = int(np.argmax(bad))
-        raise LVISFormatError(f'{_where(source)}{what} {i}: unknown {field_name} {int(values[i])}')
-    return pos_c
+        raise name_bad(int(np.argmax(bad)))
+    return pos
 
 
 @dataclass
@@ -100,93 +79,79 @@ class LVISGroundTruth:
     def from_file(cls, path, cat_ids=None):
         """Read an annotation file; with `cat_ids`, only those categories' annotations are parsed
         (a subset of the 1 GB LVIS train file loads in seconds)."""
-        from ..datasets.lvis_file import LVISFile   # pure reader; imported here to avoid a cycle
-        lvis = LVISFile.read(path)
-        if cat_ids is None:
-            anns = lvis.load_all()
-        else:
-            keep = np.nonzero(np.isin(lvis.ann_category_id, np.asarray(list(cat_ids), np.int64)))[0]
-            anns = lvis.annotations(keep)
-        return cls.from_dict(dict(images=lvis.images, categories=lvis.categories,
-                                  annotations=anns), source=str(path))
+        return cls.from_lvis_file(LVISFile.read(path), cat_ids)
 
     @classmethod
     def from_dict(cls, data, source=None):
-        if not isinstance(data, dict):
-            raise LVISFormatError(f'{_where(source)}top level is a {type(data).__name__}, '
-                                  'not an LVIS annotation dict')
-        images = _require(data, 'images', source, 'the file')
-        cats = _require(data, 'categories', source, 'the file')
-        anns = _require(data, 'annotations', source, 'the file')
-        for name, value in (('images', images), ('categories', cats), ('annotations', anns)):
-            if not isinstance(value, list):
-                raise LVISFormatError(f'{_where(source)}field "{name}" is not a list')
+        """From an annotation dict already in memory (validated exactly as a file is)."""
+        return cls.from_lvis_file(LVISFile(data, source=source))
 
-        cat_ids = np.array([_require(c, 'id', source, f'categories[{i}]')
-                            for i, c in enumerate(cats)], np.int64)
-        order = np.argsort(cat_ids, kind='stable')
-        cat_ids = cat_ids[order]
-        if len(cat_ids) > 1 and (np.diff(cat_ids) == 0).any():
-            dup = int(cat_ids[1:][np.diff(cat_ids) == 0][0])
-            raise LVISFormatError(f'{_where(source)}categories: duplicate id {dup}')
-        cats = [cats[i] for i in order]
-        freq = np.array([_require(c, 'frequency', source, f'category {c["id"]}') for c in cats],
-                        dtype=object)
-        bad = [f for f in freq if f not in ('r', 'c', 'f')]
-        if bad:
-            raise LVISFormatError(f'{_where(source)}categories: field "frequency" is {bad[0]!r}, '
-                                  "not one of 'r', 'c', 'f'")
-        names = [c.get('name', str(c['id'])) for c in cats]
+    @classmethod
+    def from_lvis_file(cls, lvis: LVISFile, cat_ids=None):
+        """Columns of a validated `LVISFile` (see `LVISFile.validate_ids` and
+        `check_annotations` for the rules); with `cat_ids`, of those categories' annotations."""
+        if cat_ids is None:
+            lvis.load_all()                 # every annotation is wanted: one parse
+        lvis.validate_ids()
+        if cat_ids is None:
+            index = np.arange(len(lvis))
+        else:
+            index = np.nonzero(np.isin(lvis.ann_category_id,
+                                       np.asarray(list(cat_ids), np.int64)))[0]
+        anns = lvis.annotations(index)
+        ann_bbox = lvis.check_annotations(index, anns)
 
-        img_ids = np.array([_require(im, 'id', source, f'images[{i}]')
-                            for i, im in enumerate(images)], np.int64)
-        order = np.argsort(img_ids, kind='stable')
-        img_ids = img_ids[order]
-        images = [images[i] for i in order]
-        img_hw = np.array([(_require(im, 'height', source, f'image {im["id"]}'),
-                            _require(im, 'width', source, f'image {im["id"]}')) for im in images],
-                          np.int64).reshape(-1, 2)
+        cats = sorted(lvis.categories, key=lambda c: c['id'])
+        cat_ids = np.array([c['id'] for c in cats], np.int64)
+        images = sorted(lvis.images, key=lambda im: im['id'])
+        img_ids = np.array([im['id'] for im in images], np.int64)
         num_cats = len(cat_ids)
 
         def federated_keys(field_name):
-            img_idx, cat_list = [], []
-            for i, im in enumerate(images):
-                ids = im.get(field_name, [])
-                img_idx.append(np.full(len(ids), i, np.int64))
-                cat_list.append(np.asarray(ids, np.int64))
-            if not images:
-                return np.zeros(0, np.int64)
-            cids = np.concatenate(cat_list)
-            iidx = np.concatenate(img_idx)
+            lists = [im[field_name] for im in images]
+            img_idx = np.repeat(np.arange(len(images)), [len(v) for v in lists])
+            cids = np.array([c for v in lists for c in v], np.int64)
             # Categories named in a federated list but absent from the file cannot be evaluated.
             pos = np.searchsorted(cat_ids, cids)
             ok = pos < num_cats
             ok[ok] = cat_ids[pos[ok]] == cids[ok]
-            return np.unique(pair_keys(iidx[ok], pos[ok], num_cats))
+            return np.unique(pair_keys(img_idx[ok], pos[ok], num_cats))
 
-        ann_img = index_of([_require(a, 'image_id', source, f'annotations[{i}]')
-                            for i, a in enumerate(anns)], img_ids, source, 'annotation', 'image_id')
-        ann_cat = index_of([a.get('category_id', -1) for a in anns], cat_ids, source,
-                           'annotation', 'category_id')
-        ann_bbox = np.array([_require(a, 'bbox', source, f'annotations[{i}]')
-                             for i, a in enumerate(anns)], np.float64).reshape(-1, 4)
-        ann_area = np.array([_require(a, 'area', source, f'annotations[{i}]')
-                             for i, a in enumerate(anns)], np.float64)
         return cls(
-            img_ids=img_ids, img_hw=img_hw, cat_ids=cat_ids, cat_names=names, cat_freq=freq,
+            img_ids=img_ids,
+            img_hw=np.array([(im['height'], im['width']) for im in images],
+                            np.int64).reshape(-1, 2),
+            cat_ids=cat_ids, cat_names=[c['name'] for c in cats],
+            cat_freq=np.array([c['frequency'] for c in cats], dtype=object),
             neg_keys=federated_keys('neg_category_ids'),
             nel_keys=federated_keys('not_exhaustive_category_ids'),
-            ann_ids=np.array([a.get('id', i + 1) for i, a in enumerate(anns)], np.int64),
-            ann_img=ann_img, ann_cat=ann_cat, ann_bbox=ann_bbox, ann_area=ann_area,
+            ann_ids=np.array([a['id'] for a in anns], np.int64),
+            ann_img=np.searchsorted(img_ids, lvis.ann_image_id[index]),
+            ann_cat=np.searchsorted(cat_ids, lvis.ann_category_id[index]),
+            ann_bbox=ann_bbox, ann_area=np.array([a['area'] for a in anns], np.float64),
             ann_ignore=np.array([bool(a.get('ignore', 0)) for a in anns], bool),
-            ann_segm=[a.get('segmentation') for a in anns], source=source)
+            ann_segm=[a.get('segmentation') for a in anns], source=lvis.source)
 
     def cat_indices(self, cat_ids=None):
         """Dense indices of the evaluated categories (all of them when `cat_ids` is None)."""
         if cat_ids is None:
             return np.arange(self.num_cats)
-        return np.unique(index_of(list(cat_ids), self.cat_ids, self.source, 'requested category',
-                                  'category id'))
+        cat_ids = np.asarray(list(cat_ids), np.int64)
+        return np.unique(index_of(cat_ids, self.cat_ids, lambda i: LVISFormatError(
+            f'{_where(self.source)}field "categories": no category has the requested id '
+            f'{cat_ids[i]}')))
+
+    def cat_ids_of(self, names=None):
+        """Category ids of mmdet's labels 0..K-1: those of `names` in that order, or without
+        names every category sorted by id (the label order of mmdet's LVIS datasets)."""
+        if names is None:
+            return self.cat_ids
+        by_name = dict(zip(self.cat_names, self.cat_ids))
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise LVISFormatError(f'{_where(self.source)}field "categories": no category is named '
+                                  f'{missing[0]!r}')
+        return np.array([by_name[n] for n in names], np.int64)
 
     def rles(self):
         """Ground-truth masks as compressed RLE, decoded once and cached (polygons are merged)."""
@@ -222,6 +187,8 @@ def check_rle_counts(column, source, name_of):
     """Refuse masks whose RLE runs do not cover exactly their height x width: pycocotools would
     read past them or loop for ever (see rle_check.py). `name_of(row)` names a record."""
     from .rle_check import bad_rle_rows
+    if column.counts_checked:
+        return
     bad = bad_rle_rows(column.counts, column.offsets, column.heights, column.widths)
     if len(bad):
         i = int(bad[0])
@@ -229,19 +196,18 @@ def check_rle_counts(column, source, name_of):
             f'{_where(source)}{name_of(i)}: field "segmentation": its RLE "counts" do not '
             f'decode to {int(column.heights[i])} x {int(column.widths[i])} pixels (runs are '
             f'negative, malformed, or overrun the mask{f"; {len(bad)} such masks" if len(bad) > 1 else ""})')
+    column.counts_checked = True
 
 
 def check_rle(rle, h, w, source, what):
     if not isinstance(rle, dict) or 'counts' not in rle or 'size' not in rle:
-        raise LVISFormatError(f'{_where(source)}{what}: field "segmentation" is not an RLE dict '
-                              'with "size" and "counts"')
+        raise field_error(source, what, 'segmentation', 'not an RLE dict with "size" and "counts"')
     if not isinstance(rle['counts'], (str, bytes)):
-        raise LVISFormatError(f'{_where(source)}{what}: field "segmentation" cannot be decoded: '
-                              f'"counts" is a {type(rle["counts"]).__name__}, not a compressed '
-                              'RLE string')
+        raise field_error(source, what, 'segmentation', f'cannot be decoded: "counts" is a '
+                          f'{type(rle["counts"]).__name__}, not a compressed RLE string')
     if [int(v) for v in rle['size']] != [h, w]:
-        raise LVISFormatError(f'{_where(source)}{what}: segmentation size {list(rle["size"])} '
-                              f'does not match the image size [{h}, {w}]')
+        raise field_error(source, what, 'segmentation', f'size {list(rle["size"])} does not '
+                          f'match the image size [{h}, {w}]')
 
 
 @dataclass
@@ -251,9 +217,9 @@ class Detections:
     category_id: np.ndarray
     score: np.ndarray
     bbox: np.ndarray
-    segm: Optional[Sequence] = None     # compressed RLE dicts aligned with the rows
+    segm: Optional[Sequence] = None     # RLEColumn (or RLE dicts) aligned with the rows
     source: Optional[str] = None
-    box_given: bool = True              # False when boxes were derived from masks (lvis-api area rule)
+    box_given: bool = True     # False: boxes derived from masks, areas from masks (lvis-api's rule)
 
     def __len__(self):
         return len(self.score)
@@ -261,42 +227,6 @@ class Detections:
     @classmethod
     def empty(cls):
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), [])
-
-    @classmethod
-    def from_results(cls, results, source=None):
-        """From the official LVIS results format (a list of dicts)."""
-        if not isinstance(results, list):
-            raise LVISFormatError(f'{_where(source)}results must be a list of detections, '
-                                  f'not a {type(results).__name__}')
-        if not results:
-            return cls.empty()
-        for i, r in enumerate(results):
-            for key in ('image_id', 'category_id', 'score'):
-                if not isinstance(r, dict) or key not in r:
-                    raise LVISFormatError(f'{_where(source)}detection {i} has no field "{key}"')
-        has_segm = 'segmentation' in results[0]
-        segm = [r.get('segmentation') for r in results] if has_segm else None
-        if has_segm and any(s is None for s in segm):
-            i = next(i for i, s in enumerate(segm) if s is None)
-            raise LVISFormatError(f'{_where(source)}detection {i} has no field "segmentation"')
-        box_given = 'bbox' in results[0]
-        if box_given:
-            bbox = np.array([r.get('bbox', (math.nan,) * 4) for r in results], np.float64)
-        else:
-            from pycocotools import mask as mask_utils
-            try:
-                bbox = np.asarray(mask_utils.toBbox(segm), np.float64)
-            except Exception as e:
-                raise LVISFormatError(f'{_where(source)}detections: field "segmentation" '
-                                      f'cannot be decoded ({e})') from e
-        return cls(np.array([r['image_id'] for r in results], np.int64),
-                   np.array([r['category_id'] for r in results], np.int64),
-                   np.array([r['score'] for r in results], np.float64),
-                   bbox.reshape(-1, 4), segm, source, box_given)
-
-    @classmethod
-    def from_file(cls, path):
-        return cls.from_results(load_json(path), source=str(path))
 
 
 class RLEColumn:
@@ -308,6 +238,7 @@ class RLEColumn:
 
     def __init__(self, counts: bytes, offsets: np.ndarray, heights: np.ndarray, widths: np.ndarray):
         self.counts, self.offsets = counts, np.asarray(offsets, np.int64)
+        self.counts_checked = False      # set by check_rle_counts: decoding each string is costly
         self.heights, self.widths = np.asarray(heights, np.int64), np.asarray(widths, np.int64)
 
     @classmethod

@@ -15,6 +15,7 @@ from ..io import atomic_write_json
 from .federated_eval import AREA_LABELS, IOU_THRS, evaluate
 from .lvis_data import Detections, LVISGroundTruth, RLEColumn
 from .report import frequency_table, per_category_table
+from .results_file import detections_from_predictions
 
 IOU_TYPES = ('bbox', 'segm')
 
@@ -39,8 +40,10 @@ class LVISFedMetric(BaseMetric):
         outfile_prefix (str, optional): where results JSON goes. Defaults to None.
         out_dir (str, optional): where ``lvis_fed_per_category.json`` goes (AP at each IoU per
             category, for tools/plot_ap_iou.py). Defaults to the run's log folder in the work dir.
-        area_from_box (bool): judge mask sizes by box area, as lvis-api does; see
-            ``federated_eval.evaluate``. Defaults to False (mask area).
+        mask_area (bool): segm: judge small / medium / large (and the area > 0 rule) by each
+            mask's own area, as detectron2 does. Defaults to False: lvis-api's rule, the box area
+            (so the numbers are the ones the LVIS server gives). ``tools/lvis_eval.py --mask-area``
+            is the same option.
         max_dets (int): detections kept per image. Defaults to 300 (the LVIS rule).
         collect_device, prefix, backend_args: as in mmengine/mmdet metrics.
     """
@@ -50,7 +53,7 @@ class LVISFedMetric(BaseMetric):
                  metric: Union[str, Sequence[str]] = ('bbox', 'segm'),
                  classes: Optional[Sequence[str]] = None, classwise: bool = False,
                  format_only: bool = False, outfile_prefix: Optional[str] = None,
-                 out_dir: Optional[str] = None, area_from_box: bool = False, max_dets: int = 300,
+                 out_dir: Optional[str] = None, mask_area: bool = False, max_dets: int = 300,
                  collect_device: str = 'cpu', prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -62,7 +65,7 @@ class LVISFedMetric(BaseMetric):
             raise ValueError('format_only=True needs outfile_prefix to write the results to')
         self.ann_file, self.classes, self.classwise = ann_file, classes, classwise
         self.format_only, self.outfile_prefix, self.out_dir = format_only, outfile_prefix, out_dir
-        self.area_from_box, self.max_dets = area_from_box, max_dets
+        self.mask_area, self.max_dets = mask_area, max_dets
         self.backend_args = backend_args
         self._gt, self._gt_key = None, None
 
@@ -71,7 +74,6 @@ class LVISFedMetric(BaseMetric):
         for sample in data_samples:
             pred = sample['pred_instances']
             boxes = _numpy(pred['bboxes']).astype(np.float32).reshape(-1, 4)
-            boxes[:, 2:] -= boxes[:, :2]                # x1 y1 x2 y2 -> x y w h
             entry = dict(img_id=int(sample['img_id']), bboxes=boxes,
                          scores=_numpy(pred['scores']).astype(np.float32),
                          labels=_numpy(pred['labels']).astype(np.int32))
@@ -83,18 +85,9 @@ class LVISFedMetric(BaseMetric):
         logger = MMLogger.get_current_instance()
         gt = self._ground_truth()
         cat_ids = self._label_to_cat_id(gt)
-        labels = np.concatenate([r['labels'] for r in results]) if results else np.zeros(0, int)
-        if len(labels) and labels.max() >= len(cat_ids):
-            raise ValueError(f'prediction label {labels.max()} has no category: the metric knows '
-                             f'{len(cat_ids)} classes')
         img_ids = np.array([r['img_id'] for r in results], np.int64)
-        dets = Detections(
-            image_id=np.repeat(img_ids, [len(r['scores']) for r in results]),
-            category_id=cat_ids[labels],
-            score=_cat([r['scores'] for r in results], np.float64),
-            bbox=_cat([r['bboxes'] for r in results], np.float64).reshape(-1, 4),
-            segm=RLEColumn.concat(r['masks'] for r in results) if 'segm' in self.metrics else None,
-            source='predictions')
+        dets = detections_from_predictions(results, cat_ids, 'predictions',
+                                           with_masks='segm' in self.metrics)
         if self.format_only:
             for iou_type in self.metrics:
                 path = write_results_json(dets, iou_type, f'{self.outfile_prefix}.{iou_type}.json')
@@ -104,7 +97,7 @@ class LVISFedMetric(BaseMetric):
         metrics, per_cat, tables = {}, {}, []
         for iou_type in self.metrics:
             res = evaluate(gt, dets, iou_type, cat_ids=cat_ids, img_ids=img_ids,
-                           max_dets=self.max_dets, area_from_box=self.area_from_box)
+                           max_dets=self.max_dets, mask_area=self.mask_area)
             for key, value in res.summary.items():
                 metrics[f'{iou_type}_{key}'] = round(float(value), 4)
             per_cat[iou_type] = res.per_category()
@@ -134,13 +127,7 @@ class LVISFedMetric(BaseMetric):
         meta = self.dataset_meta or {}
         if meta.get('lvis_cat_ids'):
             return np.asarray(meta['lvis_cat_ids'], np.int64)
-        if self.classes is not None:
-            by_name = dict(zip(gt.cat_names, gt.cat_ids))
-            missing = [n for n in self.classes if n not in by_name]
-            if missing:
-                raise ValueError(f'{gt.source}: no category named {missing[0]!r}')
-            return np.array([by_name[n] for n in self.classes], np.int64)
-        return gt.cat_ids
+        return gt.cat_ids_of(self.classes)
 
     def _write_per_category(self, per_cat, logger):
         out_dir = self.out_dir or _log_dir(logger)
@@ -155,10 +142,6 @@ class LVISFedMetric(BaseMetric):
 
 def _numpy(x):
     return x.detach().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x)
-
-
-def _cat(arrays, dtype):
-    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
 
 
 def _encode_masks(masks, ori_shape, n):

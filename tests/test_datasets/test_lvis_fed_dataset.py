@@ -197,19 +197,19 @@ def test_v1_federated_labels_exact(tmp_path):
 @pytest.mark.parametrize('mutate, message', [
     (lambda d: d.pop('annotations'), 'field "annotations" is missing or not a list'),
     (lambda d: d['annotations'][1].update(image_id=99),
-     r'annotations\[1\] \(id 2\): field "image_id" is 99, which is not in "images"'),
+     r'annotations\[1\] \(id 2\): field "image_id": 99 is not in "images"'),
     (lambda d: d['annotations'][2].update(category_id=7),
-     r'annotations\[2\] \(id 3\): field "category_id" is 7, which is not in "categories"'),
-    (lambda d: d['images'][0].update(id=1.5), r'images\[0\]: field "id" is 1.5, not an integer id'),
-    (lambda d: d['images'][2].update(id='3'), r'images\[2\]: field "id" is "3", not an integer id'),
-    (lambda d: d['images'][3].update(id=1), r'images\[3\]: field "id" is 1, the same as images\[0\]'),
+     r'annotations\[2\] \(id 3\): field "category_id": 7 is not in "categories"'),
+    (lambda d: d['images'][0].update(id=1.5), r'images\[0\]: field "id": 1.5 is not an integer'),
+    (lambda d: d['images'][2].update(id='3'), r'images\[2\]: field "id": "3" is not an integer'),
+    (lambda d: d['images'][3].update(id=1), r'images\[3\]: field "id": 1 is the id of images\[0\] too'),
     (lambda d: d['annotations'][1].update(image_id=None),
-     r'annotations\[1\]: field "image_id" is null, not an integer id'),
+     r'annotations\[1\]: field "image_id": null is not an integer id'),
     (lambda d: d['annotations'][1].update(image_id=2.0),
-     r'annotations\[1\]: field "image_id" is 2.0, not an integer id'),
+     r'annotations\[1\]: field "image_id": 2.0 is not an integer id'),
     (lambda d: (d['annotations'][1].update(id=1),        # both in the subset: image 2 made
                 d['images'][1].update(not_exhaustive_category_ids=[])),      # exhaustive
-     r'annotations\[1\]: field "id" is 1, the same as annotations\[0\]'),
+     r'annotations\[1\]: field "id": 1 is the id of annotations\[0\] too'),
 ])
 def test_bad_files_name_the_file_and_field(tmp_path, mutate, message):
     data = v1_data()

@@ -7,6 +7,7 @@ from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.evaluation import Detections, LVISFormatError, LVISGroundTruth, evaluate
+from mmdet_lvis_fed.evaluation.results_file import detections_from_records
 from tests.conftest import lvis_reference
 
 TOL = 1e-9
@@ -20,7 +21,7 @@ def assert_same(res, ref):
 
 
 def ours(gt, results, iou_type, **kw):
-    return evaluate(LVISGroundTruth.from_dict(gt), Detections.from_results(results), iou_type,
+    return evaluate(LVISGroundTruth.from_dict(gt), detections_from_records(results), iou_type,
                     **kw)
 
 
@@ -57,7 +58,7 @@ def synthetic():
 def test_synthetic_matches_lvis_api(synthetic, iou_type):
     gt, cols = synthetic
     results = syn.to_results(cols, syn.detection_masks(gt, cols) if iou_type == 'segm' else None)
-    assert_same(ours(gt, results, iou_type, area_from_box=True),
+    assert_same(ours(gt, results, iou_type),
                 lvis_reference(gt, results, iou_type))
 
 
@@ -86,8 +87,8 @@ def test_segm_area_rule_changes_small_medium_large():
                     segmentation=rle_of(60, 60)),
                dict(image_id=1, category_id=1, score=0.5, bbox=[10, 10, 20, 20],
                     segmentation=rle_of(10, 10))]
-    by_box = ours(gt, results, 'segm', area_from_box=True).summary
-    by_mask = ours(gt, results, 'segm').summary
+    by_box = ours(gt, results, 'segm').summary
+    by_mask = ours(gt, results, 'segm', mask_area=True).summary
     assert by_box['APs'] == pytest.approx(lvis_reference(gt, results, 'segm').results['APs'],
                                           abs=TOL)
     assert by_box['APs'] == pytest.approx(1.0, abs=TOL)
@@ -127,7 +128,7 @@ def test_federated_rules_match_lvis_api(iou_type):
             rle = mask_utils.merge(mask_utils.frPyObjects(box_poly(x, y, w, h), 200, 200))
             rle['counts'] = rle['counts'].decode()
             d['segmentation'] = rle
-    res = ours(gt, dets, iou_type, area_from_box=True)
+    res = ours(gt, dets, iou_type)
     assert_same(res, lvis_reference(gt, dets, iou_type))
 
 
@@ -209,7 +210,7 @@ def test_real_lvis_val_100_matches_lvis_api(lvis_val_100, iou_type):
             rle = mask_utils.merge(mask_utils.frPyObjects(box_poly(x, y, w, h), *hw[d['image_id']]))
             rle['counts'] = rle['counts'].decode()
             d['segmentation'] = rle
-    res = ours(gt, dets, iou_type, area_from_box=True)
+    res = ours(gt, dets, iou_type)
     ref = lvis_reference(gt, dets, iou_type)
     assert_same(res, ref)
     assert res.summary['APr'] > -1 and res.summary['APf'] > -1
@@ -220,16 +221,16 @@ def test_empty_detections_give_zero_ap():
     res = evaluate(LVISGroundTruth.from_dict(gt), Detections.empty(), 'bbox')
     assert res.summary['AP'] == 0 and res.summary['APf'] == 0 and res.summary['AR@300'] == 0
     assert res.summary['APc'] == -1
-    res = evaluate(LVISGroundTruth.from_dict(gt), Detections.from_results([]), 'segm')
+    res = evaluate(LVISGroundTruth.from_dict(gt), detections_from_records([]), 'segm')
     assert res.summary['AP'] == 0
 
 
 @pytest.mark.parametrize('bad, message', [
-    (dict(image_id=99), 'detection 1: unknown image_id 99'),
-    (dict(category_id=42), 'detection 1: unknown category_id 42'),
-    (dict(score=float('nan')), 'detection 1: score nan is NaN or negative'),
-    (dict(score=-0.1), 'detection 1: score -0.1 is NaN or negative'),
-    (dict(bbox=[0, 0, -1, 5]), 'detection 1: bbox [0.0, 0.0, -1.0, 5.0] has a negative width'),
+    (dict(image_id=99), 'record 1: field "image_id": 99 is not an image of the annotation file'),
+    (dict(category_id=42), 'record 1: field "category_id": 42 is not a category of the'),
+    (dict(score=float('nan')), 'record 1: field "score": NaN cannot be ranked'),
+    (dict(bbox=[0, 0, -1, 5]), 'record 1: field "bbox": [0.0, 0.0, -1.0, 5.0] is not finite, or '
+                               'has a negative width'),
 ])
 def test_malformed_detections_name_the_record(bad, message):
     gt, dets = federated_case()
@@ -244,11 +245,12 @@ def test_malformed_masks_name_the_record():
     rle = mask_utils.encode(np.zeros((200, 200), np.uint8, order='F'))
     dets = [dict(d, segmentation=dict(rle)) for d in dets[:3]]
     dets[1]['segmentation'] = dict(size=[100, 200], counts=rle['counts'])
-    with pytest.raises(LVISFormatError, match=r'detection 1: segmentation size \[100, 200\] does '
-                                              r'not match the image size \[200, 200\]'):
+    with pytest.raises(LVISFormatError, match=r'record 1: field "segmentation": size \[100, 200\] '
+                                              r'does not match the image size \[200, 200\]'):
         ours(gt, dets, 'segm')
     dets[1]['segmentation'] = dict(size=[200, 200], counts=[0, 40000])
-    with pytest.raises(LVISFormatError, match='detection 1: field "segmentation" cannot be'):
+    with pytest.raises(LVISFormatError, match='record 1: field "segmentation.counts": expected str, '
+                                              'got array'):
         ours(gt, dets, 'segm')
 
 
@@ -259,9 +261,10 @@ def test_ground_truth_errors_name_the_field(tmp_path):
         LVISGroundTruth.from_file(str(path))
     gt, _ = federated_case()
     gt['annotations'][0]['image_id'] = 77
-    with pytest.raises(LVISFormatError, match='annotation 0: unknown image_id 77'):
+    with pytest.raises(LVISFormatError, match=r'annotations\[0\] \(id 1\): field "image_id": 77 is '
+                                              r'not in "images"'):
         LVISGroundTruth.from_dict(gt)
     gt, _ = federated_case()
     gt['categories'][0]['frequency'] = 'x'
-    with pytest.raises(LVISFormatError, match='"frequency" is \'x\''):
+    with pytest.raises(LVISFormatError, match='categories\\[0\\]: field "frequency": "x" is not one '):
         LVISGroundTruth.from_dict(gt)

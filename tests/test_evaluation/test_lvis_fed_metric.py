@@ -58,7 +58,7 @@ def test_metric_equals_lvis_api_on_its_own_results_file(case, tmp_path):
     samples = data_samples(gt, cols, rles)
     prefix = str(tmp_path / 'preds')
     assert run_metric(gt, samples, ann_file, format_only=True, outfile_prefix=prefix) == {}
-    metrics = run_metric(gt, samples, ann_file, area_from_box=True, out_dir=str(tmp_path),
+    metrics = run_metric(gt, samples, ann_file, out_dir=str(tmp_path),
                          classwise=True)
     for iou_type in ('bbox', 'segm'):
         with open(f'{prefix}.{iou_type}.json') as f:
@@ -101,7 +101,7 @@ def test_metric_restricted_to_processed_images_and_subset(case, tmp_path):
 def _worker(rank, world, port, samples, gt, ann_file, out):
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                             world_size=world)
-    metric = LVISFedMetric(area_from_box=True, out_dir=os.path.dirname(out))
+    metric = LVISFedMetric(out_dir=os.path.dirname(out))
     metric.dataset_meta = dict(lvis_cat_ids=tuple(c['id'] for c in gt['categories']),
                                ann_file=ann_file)
     # mmengine's DefaultSampler: pad to a multiple of the world size with the first indices,
@@ -124,7 +124,7 @@ def test_two_process_gloo_equals_one_process(case, tmp_path, odd):
     if odd == (len(samples) % 2 == 0):
         samples = samples[:-1]
     assert len(samples) % 2 == odd
-    single = run_metric(gt, samples, ann_file, area_from_box=True, out_dir=str(tmp_path))
+    single = run_metric(gt, samples, ann_file, out_dir=str(tmp_path))
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]

@@ -56,7 +56,7 @@ def test_overrunning_rle_is_refused_not_hung(small, tmp_path):
                                                            counts=counts))]))
     out = tmp_path / 'out.json'
     res = tool('lvis_eval.py', ann, res_path, '--iou-type', 'segm', '--out', out, timeout=60)
-    assert_one_line_error(res, str(res_path), 'detection 0', 'segmentation', 'counts')
+    assert_one_line_error(res, str(res_path), 'record 0', 'segmentation', 'counts')
     assert not out.exists()
 
 
@@ -100,7 +100,7 @@ def test_make_subset_refuses_and_writes_nothing(tmp_path):
     bad = tmp_path / 'dup.json'
     bad.write_text(json.dumps(dup))
     assert_one_line_error(tool(*subset_args(bad, out, '--classes', name)), str(bad),
-                          'images[3]: field "id"', 'the same as images[2]')
+                          'images[3]: field "id"', 'is the id of images[2] too')
     # a category on no image: the subset would be empty
     empty = json.loads(ann.read_text())
     empty['categories'].append(dict(empty['categories'][0], id=999, name='nowhere'))

@@ -35,7 +35,7 @@ def test_lvis_eval_cli_bad_input_exits_with_the_field(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         lvis_eval.main([str(tmp_path / 'gt.json'), str(tmp_path / 'res.json')])
     assert e.value.code == 2
-    assert 'detection 0: unknown image_id 999' in capsys.readouterr().err
+    assert 'record 0: field "image_id": 999 is not an image of' in capsys.readouterr().err
 
 
 def test_plot_ap_iou_writes_a_png(tmp_path):

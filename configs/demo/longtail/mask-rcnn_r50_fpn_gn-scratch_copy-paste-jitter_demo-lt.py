@@ -9,6 +9,9 @@ load_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomResize', scale=size, ratio_range=(0.5, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=size, crop_type='absolute', recompute_bbox=True),
+    # A crop can leave an object's box with no mask pixels: a zero-size box, whose regression
+    # target is log(0) and a NaN loss. mmdet's own copy-paste recipe filters them here too.
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='Pad', size=size, pad_val=dict(img=0, masks=0, seg=255)),
 ]
 mix_pipeline = [

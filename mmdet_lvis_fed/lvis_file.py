@@ -7,20 +7,28 @@ categories' annotations in full. So: the file minus its annotations array is par
 array itself is scanned for the `"image_id"` and `"category_id"` values (two C-level regex passes);
 the chosen annotations alone are decoded. Where the file does not have the shape this relies on
 (one annotations array, flat annotation objects), the whole file is parsed with `json.loads`.
+
+This is the one reader and validator of the annotation format: the dataset, the metric's ground
+truth and the tools all read through it, so a file is refused (or accepted) the same way by all of
+them. Only numpy and the standard library: it imports no torch, mmengine or mmdet.
 """
 import gc
 import json
+import math
 import re
 from contextlib import contextmanager
 
 import numpy as np
 
-from ..evaluation.lvis_data import LVISFormatError
+from .errors import LVISFormatError, describe, field_error
 
 _ANN_KEY = re.compile(rb'"annotations"\s*:\s*\[')
 _IMG = re.compile(rb'"image_id"\s*:\s*(-?\d+)\s*[,}]')
 _CAT = re.compile(rb'"category_id"\s*:\s*(-?\d+)\s*[,}]')
 _ARRAY_END = re.compile(rb'\}\s*\]')
+_MISSING = object()
+FEDERATED_LISTS = ('neg_category_ids', 'not_exhaustive_category_ids')
+FREQUENCIES = ('r', 'c', 'f')
 
 
 @contextmanager
@@ -148,48 +156,132 @@ class LVISFile:
                                       f'({e})') from e
         return out
 
-    def check_annotation_ids(self, index, annotations):
-        """The parsed annotations (`annotations(index)`) carry unique integer ids."""
-        ids = [a.get('id') for a in annotations]
-        for i, v in zip(index, ids):
-            if not _is_id(v):
-                raise LVISFormatError(f'{self.source}: annotations[{i}]: field "id" is '
-                                      f'{json.dumps(v)}, not an integer id')
-        seen = {}
-        for i, v in zip(index, ids):
-            if v in seen:
-                raise LVISFormatError(f'{self.source}: annotations[{i}]: field "id" is {v}, the '
-                                      f'same as annotations[{seen[v]}]')
-            seen[v] = i
+    def check_annotations(self, index, annotations):
+        """The parsed annotations (`annotations(index)`): unique integer ids from 1, integer image
+        and category ids, a `bbox` of exactly 4 finite numbers with width and height >= 0, a
+        finite `area`, and no nulls. The error names the first bad record and field."""
+        src, seen = self.source, {}
+        boxes = []
+        for i, a in zip(index, annotations):
+            rec = f'annotations[{i}]'
+            if type(a) is not dict:
+                raise LVISFormatError(f'{src}: {rec} is {describe(a)}, not an object')
+            ann_id = _get(a, 'id', src, rec)
+            if not _is_id(ann_id):
+                raise field_error(src, rec, 'id', f'{describe(ann_id)} is not an integer id')
+            if ann_id < 1:
+                # lvis-api records a match as the matched annotation's id, so a match to id 0
+                # reads as no match: its numbers would silently differ. LVIS ids start at 1.
+                raise field_error(src, rec, 'id', f'{ann_id}: annotation ids start at 1 '
+                                  '(lvis-api counts a match to id 0 as no match)')
+            if ann_id in seen:
+                raise field_error(src, rec, 'id', f'{ann_id} is the id of '
+                                  f'annotations[{seen[ann_id]}] too')
+            seen[ann_id] = i
+            for key in ('image_id', 'category_id'):
+                v = _get(a, key, src, rec)
+                if not _is_id(v):
+                    raise field_error(src, rec, key, f'{describe(v)} is not an integer id')
+            box = _get(a, 'bbox', src, rec)
+            if type(box) is not list or len(box) != 4 or not all(map(_is_number, box)):
+                raise field_error(src, rec, 'bbox', f'{describe(box)} is not 4 numbers '
+                                  '[x, y, width, height]')
+            boxes.append(box)
+            area = _get(a, 'area', src, rec)
+            if not _is_number(area) or not math.isfinite(area):
+                raise field_error(src, rec, 'area', f'{describe(area)} is not a finite number')
+            segm = a.get('segmentation', _MISSING)
+            if segm is not _MISSING and type(segm) not in (list, dict):
+                raise field_error(src, rec, 'segmentation', f'{describe(segm)} is neither '
+                                  'polygons nor an RLE object')
+            ignore = a.get('ignore', 0)
+            if ignore not in (0, 1) or type(ignore) not in (int, bool):
+                raise field_error(src, rec, 'ignore', f'{describe(ignore)} is not 0 or 1')
+        boxes = np.array(boxes, np.float64).reshape(-1, 4)
+        with np.errstate(invalid='ignore'):
+            bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise field_error(src, f'annotations[{index[k]}]', 'bbox',
+                              f'{describe(annotations[k]["bbox"])} is not finite, or has a '
+                              'negative width or height')
+        return boxes
 
     def validate_ids(self):
-        """Image and category ids are unique integers; every annotation's image and category
-        exist. The error names the first record that breaks a rule. Returns the image ids."""
-        cols = {}
-        for name in ('images', 'categories'):
-            records = getattr(self, name)
-            bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)
-                        or 'id' not in r), None)
-            if bad is not None:
-                raise LVISFormatError(f'{self.source}: {name}[{bad}] has no field "id"')
-            ids = _id_column([r['id'] for r in records], self.source, name, 'id')
-            uniq, counts = np.unique(ids, return_counts=True)
-            if (counts > 1).any():
-                dup = uniq[counts > 1][0]
-                where = np.nonzero(ids == dup)[0]
-                raise LVISFormatError(f'{self.source}: {name}[{where[1]}]: field "id" is {dup}, '
-                                      f'the same as {name}[{where[0]}]')
-            cols[name] = ids
-        img_ids, cat_ids = cols['images'], cols['categories']
+        """Images, categories and the annotations' references to them: unique integer ids,
+        image sizes, the federated lists, category frequencies, and every annotation's image and
+        category in the file. The error names the first record that breaks a rule. Returns the
+        image ids (file order)."""
+        img_ids = self._check_records('images', _check_image)
+        cat_ids = self._check_records('categories', _check_category)
         for col, ids, key, name in ((self.ann_image_id, img_ids, 'image_id', 'images'),
                                     (self.ann_category_id, cat_ids, 'category_id', 'categories')):
             bad = ~np.isin(col, ids)
             if bad.any():
                 i = int(np.argmax(bad))
                 ann = self.annotations([i])[0]
-                raise LVISFormatError(f'{self.source}: annotations[{i}] (id {ann.get("id")}): '
-                                      f'field "{key}" is {int(col[i])}, which is not in "{name}"')
+                raise field_error(self.source, f'annotations[{i}] (id {ann.get("id")})', key,
+                                  f'{int(col[i])} is not in "{name}"')
         return img_ids
+
+    def _check_records(self, name, check):
+        records, src = getattr(self, name), self.source
+        for i, r in enumerate(records):
+            if type(r) is not dict:
+                raise LVISFormatError(f'{src}: {name}[{i}] is {describe(r)}, not an object')
+            check(r, src, f'{name}[{i}]')
+        ids = np.array([r['id'] for r in records], np.int64)
+        uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1][0]
+            where = np.nonzero(ids == dup)[0]
+            raise field_error(src, f'{name}[{where[1]}]', 'id',
+                              f'{dup} is the id of {name}[{where[0]}] too')
+        return ids
+
+
+def _get(record, key, source, rec):
+    v = record.get(key, _MISSING)
+    if v is _MISSING:
+        raise field_error(source, rec, key, 'missing')
+    return v
+
+
+def _check_image(im, src, rec):
+    for key in ('id', 'height', 'width'):
+        v = _get(im, key, src, rec)
+        if not _is_id(v):
+            raise field_error(src, rec, key, f'{describe(v)} is not an integer')
+        if key != 'id' and v <= 0:
+            raise field_error(src, rec, key, f'{v} is not a positive size')
+    for key in FEDERATED_LISTS:
+        v = im.get(key, _MISSING)
+        if v is _MISSING:
+            raise field_error(src, rec, key, 'missing: this looks like a COCO file, not LVIS. '
+                              'LVIS images list the categories verified absent '
+                              '(neg_category_ids) and those not exhaustively annotated '
+                              '(not_exhaustive_category_ids); without them nothing is judged '
+                              'under the federated rules')
+        if type(v) is not list or not all(map(_is_id, v)):
+            raise field_error(src, rec, key, f'{describe(v)} is not a list of category ids')
+
+
+def _check_category(c, src, rec):
+    v = _get(c, 'id', src, rec)
+    if not _is_id(v):
+        raise field_error(src, rec, 'id', f'{describe(v)} is not an integer id')
+    name = _get(c, 'name', src, rec)
+    if type(name) is not str:
+        raise field_error(src, rec, 'name', f'{describe(name)} is not a string')
+    f = c.get('frequency', _MISSING)
+    if f is _MISSING:
+        raise field_error(src, rec, 'frequency', 'missing: this looks like a COCO file, not LVIS '
+                          "(LVIS categories are 'r'are, 'c'ommon or 'f'requent)")
+    if f not in FREQUENCIES:
+        raise field_error(src, rec, 'frequency', f"{describe(f)} is not one of 'r', 'c', 'f'")
+    n = c.get('image_count', 0)
+    if not _is_id(n):
+        raise field_error(src, rec, 'image_count', f'{describe(n)} is not an integer')
 
 
 def _annotations_region(raw):
@@ -225,7 +317,11 @@ def _scan_annotations(raw, begin, end):
 
 
 def _is_id(v):
-    return isinstance(v, int) and not isinstance(v, bool)
+    return type(v) is int          # not bool, not 1.5, not "1", not null
+
+
+def _is_number(v):
+    return type(v) is int or type(v) is float
 
 
 def _id_column(values, source, records, key):
@@ -233,8 +329,7 @@ def _id_column(values, source, records, key):
     a string would be converted, a null would crash)."""
     for i, v in enumerate(values):
         if not _is_id(v):
-            raise LVISFormatError(f'{source}: {records}[{i}]: field "{key}" is {json.dumps(v)}, '
-                                  'not an integer id')
+            raise field_error(source, f'{records}[{i}]', key, f'{describe(v)} is not an integer id')
     return np.array(values, np.int64)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mmdet_lvis_fed.testing import synthetic as syn
-from mmdet_lvis_fed.datasets.lvis_file import LVISFile
+from mmdet_lvis_fed.lvis_file import LVISFile
 from mmdet_lvis_fed.evaluation import LVISFormatError
 
 
