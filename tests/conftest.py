@@ -42,6 +42,16 @@ def lvis_reference(gt, results, iou_type, cat_ids=None, img_ids=None):
     return ev
 
 
+def mmdet_lvis_metric(ann, samples, prefix):
+    """mmdet's LVISMetric on the samples: its numbers (3 decimals) and its own results files."""
+    np.float = float            # lvis-api 0.5.3 calls np.float, gone since numpy 1.24 (tests only)
+    from mmdet.evaluation import LVISMetric
+    metric = LVISMetric(ann_file=str(ann), metric=['bbox', 'segm'], outfile_prefix=prefix)
+    metric.dataset_meta = dict(classes=())
+    metric.process({}, samples)
+    return metric.compute_metrics(metric.results)
+
+
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):
     """A small demo dataset (tools/make_demo_data.py): 40 train and 8 val images."""

@@ -90,8 +90,8 @@ def _validation_error(e, source):
     """msgspec's "Expected `int`, got `float` - at `$[5].image_id`" as our one-line format."""
     m = _AT.match(str(e))
     problem, record, path = m.group(1), m.group(2), m.group(3)
-    problem = problem[:1].lower() + problem[1:]
-    missing = re.match(r'object missing required field `(\w+)`', problem)
+    problem = (problem[:1].lower() + problem[1:]).replace('`', '')
+    missing = re.match(r'object missing required field (\w+)', problem)
     if record is None:
         return LVISFormatError(f'{where(source)}results must be a list of detection objects '
                                f'({problem})')
@@ -99,9 +99,9 @@ def _validation_error(e, source):
         return field_error(source, f'record {record}', missing.group(1), 'missing')
     if not path:
         return LVISFormatError(f'{where(source)}record {record}: {problem}')
-    if problem.startswith('expected `array` of length 4'):
+    if problem.startswith('expected array of length 4'):
         problem = 'not 4 numbers [x, y, width, height]'
-    return field_error(source, f'record {record}', path, problem.replace('`', ''))
+    return field_error(source, f'record {record}', path, problem)
 
 
 def _columns(recs: Sequence[_Result], source) -> Detections:

@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.evaluation import LVISFedMetric
-from tests.conftest import lvis_reference
+from tests.conftest import lvis_reference, mmdet_lvis_metric
 
 
 @pytest.fixture(scope='module')
@@ -72,6 +72,24 @@ def test_metric_equals_lvis_api_on_its_own_results_file(case, tmp_path):
     assert len(per_cat['iou_thrs']) == 10
     row = next(r for r in per_cat['bbox'] if r['ap'] is not None)
     assert row['ap'] == pytest.approx(np.mean(row['ap_per_iou']), abs=1e-12)
+
+
+def test_metric_conversion_equals_mmdet_lvis_metric(case, tmp_path):
+    # mmdet's LVISMetric converts the same pred_instances (boxes to x y w h, masks to RLE, labels
+    # to category ids) on its own and runs lvis-api: an independent converter and evaluator.
+    gt, ann_file, cols, rles = case
+    prefix = str(tmp_path / 'mmdet')
+    theirs = mmdet_lvis_metric(ann_file, data_samples(gt, cols, rles), prefix)
+    metric = LVISFedMetric(ann_file=ann_file, out_dir=str(tmp_path))   # labels: cats by id
+    metric.process({}, data_samples(gt, cols, rles))
+    ours = metric.evaluate(len(gt['images']))
+    for iou_type in ('bbox', 'segm'):
+        with open(f'{prefix}.{iou_type}.json') as f:
+            ref = lvis_reference(gt, json.load(f), iou_type).results
+        for key, value in ref.items():
+            assert ours[f'lvis_fed/{iou_type}_{key}'] == round(value, 4), (iou_type, key)
+        for key in ('AP', 'AP50', 'APs', 'APr', 'APc', 'APf'):
+            assert theirs[f'{iou_type}_{key}'] == float(f'{ref[key]:.3f}'), (iou_type, key)
 
 
 def test_metric_restricted_to_processed_images_and_subset(case, tmp_path):

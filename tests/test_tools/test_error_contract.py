@@ -82,6 +82,105 @@ def test_written_files_keep_the_umask(small_results, tmp_path):
     assert json.loads(out.read_text())['AP'] >= 0
 
 
+def set_field(index, key, value):
+    def mutate(records):
+        records[index][key] = value
+    return mutate
+
+
+# (mutation of the results list, what the one line must say). The records are written with
+# json.dumps, which writes NaN as the bare token NaN (Python's json reads it back, lvis-api too).
+BAD_RESULTS = [
+    (set_field(1, 'image_id', 1.5), 'record 1: field "image_id": expected int, got float'),
+    (set_field(1, 'image_id', '1'), 'record 1: field "image_id": expected int, got str'),
+    (set_field(1, 'image_id', None), 'record 1: field "image_id": expected int, got null'),
+    (set_field(1, 'category_id', True), 'record 1: field "category_id": expected int, got bool'),
+    (set_field(1, 'bbox', [1, 2, 3, 4, 5, 6, 7, 8]),
+     'record 1: field "bbox": not 4 numbers [x, y, width, height]'),
+    (set_field(1, 'bbox', [1, 2, 3]), 'record 1: field "bbox": not 4 numbers'),
+    (set_field(1, 'bbox', [1, 2, 'x', 4]), 'record 1: field "bbox[2]": expected float, got str'),
+    (set_field(1, 'bbox', None), 'record 1: field "bbox": expected array, got null'),
+    (set_field(1, 'bbox', [1, float('nan'), 3, 4]), 'record 1: field "bbox": [1.0, nan, 3.0, '
+                                                     '4.0] is not finite'),
+    (set_field(1, 'score', None), 'record 1: field "score": expected float, got null'),
+    (set_field(1, 'score', float('nan')), 'record 1: field "score": NaN cannot be ranked'),
+    (lambda r: r[1].pop('score'), 'record 1: field "score": missing'),
+    (lambda r: r[1].pop('bbox'), 'record 1: field "bbox": missing, but record 0 has one'),
+    (lambda r: r.__setitem__(1, 7), 'record 1: expected object, got int'),
+    (set_field(1, 'image_id', 10 ** 6), 'record 1: field "image_id": 1000000 is not an image'),
+]
+
+
+@pytest.mark.parametrize('mutate, message', BAD_RESULTS,
+                         ids=[m.split(': ', 1)[1][:40] for _, m in BAD_RESULTS])
+def test_lvis_eval_refuses_malformed_results(small_results, tmp_path, mutate, message):
+    ann, res_path = small_results
+    records = json.loads(res_path.read_text())
+    mutate(records)
+    bad = tmp_path / 'bad.json'
+    bad.write_text(json.dumps(records))
+    out = tmp_path / 'm.json'
+    assert_one_line_error(tool('lvis_eval.py', ann, bad, '--out', out), f'{bad}: {message}')
+    assert not out.exists()
+
+
+def test_lvis_eval_refuses_what_is_not_a_results_list(small_results, tmp_path):
+    ann, _ = small_results
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"image_id": 1}')
+    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: results must be a list')
+    bad.write_text('[{"image_id": 1,')
+    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: not valid JSON')
+    bad.write_bytes(b'\x80\x04K\x01.')                    # a pickle of the int 1
+    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: not mmdet test results')
+
+
+BAD_ANNOTATIONS = [
+    (lambda d: d['images'][2].update(id=d['images'][1]['id']),
+     'images[2]: field "id": 2 is the id of images[1] too'),
+    (lambda d: d['annotations'][5].update(id=d['annotations'][3]['id']),
+     'annotations[5]: field "id": 4 is the id of annotations[3] too'),
+    (lambda d: d['annotations'][5].update(id=0), 'annotations[5]: field "id": 0: annotation ids '
+                                                 'start at 1'),
+    (lambda d: d['annotations'][5].update(id=5.5),
+     'annotations[5]: field "id": 5.5 is not an integer id'),
+    (lambda d: [im.pop('neg_category_ids') for im in d['images']],
+     'images[0]: field "neg_category_ids": missing: this looks like a COCO file'),
+    (lambda d: d['images'][1].update(not_exhaustive_category_ids=None),
+     'images[1]: field "not_exhaustive_category_ids": null is not a list of category ids'),
+    (lambda d: d['images'][1].update(height='480'), 'images[1]: field "height": "480" is not an '
+                                                    'integer'),
+    (lambda d: d['categories'][0].pop('frequency'),
+     'categories[0]: field "frequency": missing: this looks like a COCO file'),
+    (lambda d: d['annotations'][2].update(bbox=[1, 2, 3]),
+     'annotations[2]: field "bbox": [1, 2, 3] is not 4 numbers'),
+    (lambda d: d['annotations'][2].update(bbox=None),
+     'annotations[2]: field "bbox": null is not 4 numbers'),
+    (lambda d: d['annotations'][2].update(bbox=[1, 2, float('inf'), 4]),
+     'annotations[2]: field "bbox": [1, 2, Infinity, 4] is not finite'),
+    (lambda d: d['annotations'][2].update(area=None),
+     'annotations[2]: field "area": null is not a finite number'),
+    (lambda d: d['annotations'][2].update(segmentation=None),
+     'annotations[2]: field "segmentation": null is neither polygons nor an RLE object'),
+    (lambda d: d['annotations'][2].update(image_id=None),
+     'annotations[2]: field "image_id": null is not an integer id'),
+    (lambda d: d['images'].__setitem__(0, None), 'images[0] is null, not an object'),
+]
+
+
+@pytest.mark.parametrize('mutate, message', BAD_ANNOTATIONS,
+                         ids=[m[:40] for _, m in BAD_ANNOTATIONS])
+def test_lvis_eval_refuses_malformed_annotations(small_results, tmp_path, mutate, message):
+    ann, res_path = small_results
+    data = json.loads(ann.read_text())
+    mutate(data)
+    bad = tmp_path / 'bad_gt.json'
+    bad.write_text(json.dumps(data))
+    out = tmp_path / 'm.json'
+    assert_one_line_error(tool('lvis_eval.py', bad, res_path, '--out', out), f'{bad}: {message}')
+    assert not out.exists()
+
+
 def subset_args(ann, out, *extra):
     return ('make_subset.py', '--train-ann', ann, '--val-ann', ann, '--out-dir', out, *extra)
 
