@@ -11,7 +11,7 @@ def umask():
     return mask
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, binary=False):
     """Call `write(file)` on a temporary file beside `path`, then rename it into place: a failure
     leaves no half-written file and no temporary one. The file gets the mode a plain open() would
     give (0666 minus the umask), not mkstemp's 0600."""
@@ -19,7 +19,7 @@ def atomic_write(path, write):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w') as f:
+        with os.fdopen(fd, 'wb' if binary else 'w') as f:
             write(f)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)

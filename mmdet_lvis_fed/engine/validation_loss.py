@@ -9,7 +9,6 @@ improvement.
 """
 import copy
 import math
-import os.path as osp
 
 import torch
 from mmengine.hooks import Hook

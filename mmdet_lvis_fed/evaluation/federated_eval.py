@@ -24,13 +24,13 @@ Box IoU is computed with pycocotools' formula and operation order, so thresholds
 the same; mask IoU is pycocotools' own (`mask.iou`), one call per (image, category) pair.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
 from ..errors import field_error
 from .lvis_data import (Detections, LVISFormatError, LVISGroundTruth, RLEColumn, check_rle,
-                        check_rle_counts, in_sorted, index_of, pair_keys)
+                        check_rle_counts, in_sorted, index_of, pair_keys, sort_by)
 
 # Same construction as lvis-api: np.arange drifts, linspace does not.
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -177,13 +177,17 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
     if iou_type == 'segm':
         _check_mask_sizes(dets.segm, gt.img_hw[img], src)
 
-    n = len(score)
-    keep = np.arange(n)
-    if 0 <= max_dets and n:
-        order = np.lexsort((-score, img))           # stable: ties keep the results' order
+    keep = np.arange(len(score))
+    per_image = np.bincount(img, minlength=len(gt.img_ids))
+    if 0 <= max_dets and len(score) and per_image.max() > max_dets:
+        # Only the images over the cap are sorted; ties keep the results' order.
+        over = np.nonzero(per_image[img] > max_dets)[0]
+        order = over[sort_by(img[over], score[over])]
         run_start = np.r_[0, np.nonzero(np.diff(img[order]))[0] + 1]
-        rank = np.arange(n) - np.repeat(run_start, np.diff(np.r_[run_start, n]))
-        keep = np.sort(order[rank < max_dets])
+        rank = np.arange(len(order)) - np.repeat(run_start, np.diff(np.r_[run_start, len(order)]))
+        drop = np.zeros(len(score), bool)
+        drop[order[rank >= max_dets]] = True
+        keep = np.nonzero(~drop)[0]
 
     key = pair_keys(img[keep], cat[keep], gt.num_cats)
     fed = cat_sel[cat[keep]] & img_sel[img[keep]] & (in_sorted(key, pos_keys) | in_sorted(key, gt.neg_keys))
@@ -196,7 +200,7 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
     keep, area = keep[ok], area[ok]
 
     key = pair_keys(img[keep], cat[keep], gt.num_cats)
-    order = np.lexsort((-score[keep], key))          # by (image, category), score, results' order
+    order = sort_by(key, score[keep])                # by (image, category), score, results' order
     keep, area, key = keep[order], area[order], key[order]
     group_start = np.r_[0, np.nonzero(np.diff(key))[0] + 1] if len(key) else np.zeros(0, np.int64)
     rank = np.arange(len(key)) - np.repeat(group_start, np.diff(np.r_[group_start, len(key)]))
@@ -350,7 +354,9 @@ def _accumulate(d, tps, fps, num_gt, eval_cats):
     precision = -np.ones((T, R, K, A))
     recall = -np.ones((T, K, A))
     # Across images: score, then image id, then the results' order (lvis-api's stable sorts).
-    order = np.lexsort((d['idx'], d['img'], -d['score'], d['cat']))
+    # `d` is in (image, category), score, results' order: stable sorts keep image, then results'
+    # order among equal scores.
+    order = sort_by(d['cat'], d['score'])
     cats = d['cat'][order]
     tps, fps = tps[:, order], fps[:, order]     # each category's detections are now contiguous
     starts = np.searchsorted(cats, eval_cats, 'left')

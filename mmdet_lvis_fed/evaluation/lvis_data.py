@@ -15,7 +15,7 @@ from ..errors import where as _where
 from ..lvis_file import LVISFile
 
 __all__ = ['LVISGroundTruth', 'Detections', 'RLEColumn', 'LVISFormatError', 'pair_keys',
-           'in_sorted', 'index_of', 'check_rle_counts', 'check_rle']
+           'in_sorted', 'index_of', 'sort_by', 'check_rle_counts', 'check_rle']
 
 
 def pair_keys(img_idx, cat_idx, num_cats):
@@ -40,11 +40,26 @@ def index_of(values, sorted_ids, name_bad):
         if len(values):
             raise name_bad(0)
         return values
-    pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
-    bad = sorted_ids[pos] != values
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if 0 <= lo and hi < 4 * len(sorted_ids) + (1 << 16) and len(values) > len(sorted_ids):
+        # Ids are small integers (LVIS's are): one table lookup per value instead of a search.
+        table = np.full(hi + 2, -1, np.int64)
+        table[sorted_ids] = np.arange(len(sorted_ids))
+        pos = table[np.clip(values, -1, hi + 1)]
+        bad = pos < 0
+    else:
+        pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+        bad = sorted_ids[pos] != values
     if bad.any():
         raise name_bad(int(np.argmax(bad)))
     return pos
+
+
+def sort_by(primary, descending):
+    """Order by `primary` ascending, then `descending` descending, ties in input order (two
+    stable sorts: quicker than np.lexsort)."""
+    order = np.argsort(-descending, kind='stable')
+    return order[np.argsort(primary[order], kind='stable')]
 
 
 @dataclass

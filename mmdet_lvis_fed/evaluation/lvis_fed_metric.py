@@ -13,9 +13,9 @@ from mmdet.registry import METRICS
 
 from ..io import atomic_write_json
 from .federated_eval import AREA_LABELS, IOU_THRS, evaluate
-from .lvis_data import Detections, LVISGroundTruth, RLEColumn
+from .lvis_data import LVISGroundTruth, RLEColumn
 from .report import frequency_table, per_category_table
-from .results_file import detections_from_predictions
+from .results_file import detections_from_predictions, write_results_json
 
 IOU_TYPES = ('bbox', 'segm')
 
@@ -162,16 +162,3 @@ def _log_dir(logger):
         if isinstance(handler, logging.FileHandler):
             return osp.dirname(handler.baseFilename)
     return None
-
-
-def write_results_json(dets: Detections, iou_type: str, path: str):
-    """LVIS results format: image_id, category_id, bbox (x, y, w, h), score [, segmentation]."""
-    rows = []
-    for i in range(len(dets)):
-        row = dict(image_id=int(dets.image_id[i]), category_id=int(dets.category_id[i]),
-                   bbox=[float(v) for v in dets.bbox[i]], score=float(dets.score[i]))
-        if iou_type == 'segm':
-            rle = dets.segm[i]
-            row['segmentation'] = dict(size=rle['size'], counts=rle['counts'].decode())
-        rows.append(row)
-    return atomic_write_json(rows, path)

@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 
 from ..errors import LVISFormatError, describe, field_error, where
+from ..io import atomic_write
 from .lvis_data import Detections, RLEColumn, check_rle_counts
 
 Id = Annotated[int, msgspec.Meta(ge=-2 ** 63, le=2 ** 63 - 1)]
@@ -28,7 +29,7 @@ class _RLE(msgspec.Struct, gc=False):
     counts: str
 
 
-class _Result(msgspec.Struct, gc=False):
+class _Result(msgspec.Struct, gc=False, omit_defaults=True):
     image_id: Id
     category_id: Id
     score: float
@@ -58,6 +59,19 @@ def read_results(path: str) -> Detections:
     except (ValueError, UnicodeDecodeError) as e:
         raise LVISFormatError(f'{path}: not valid JSON ({e})') from None
     return detections_from_records(records, path)
+
+
+def write_results_json(dets: Detections, iou_type: str, path: str):
+    """The LVIS results format (image_id, category_id, bbox x y w h, score [, segmentation]),
+    written whole or not at all."""
+    rows = [_Result(int(i), int(c), float(s), tuple(float(v) for v in b))
+            for i, c, s, b in zip(dets.image_id, dets.category_id, dets.score, dets.bbox)]
+    if iou_type == 'segm':
+        for row, k in zip(rows, range(len(rows))):
+            rle = dets.segm[k]
+            row.segmentation = _RLE(tuple(rle['size']), rle['counts'].decode())
+    data = msgspec.json.encode(rows)
+    return atomic_write(path, lambda f: f.write(data), binary=True)
 
 
 def detections_from_records(records, source: Optional[str] = None) -> Detections:
@@ -113,40 +127,44 @@ def _columns(recs: Sequence[_Result], source) -> Detections:
                               ('score', np.float64))}
     # lvis-api decides by the first record whether results carry boxes (and so whether areas
     # come from boxes or masks); a file that mixes the two is refused rather than guessed.
-    box_given = _same_presence(recs, 'bbox', source)
-    has_segm = _same_presence(recs, 'segmentation', source)
-    if not (box_given or has_segm):
+    boxes = _same_presence(recs, 'bbox', source)
+    rles = _same_presence(recs, 'segmentation', source)
+    if boxes is None and rles is None:
         raise LVISFormatError(f'{where(source)}record 0: has neither "bbox" nor "segmentation"')
     segm = None
-    if has_segm:
-        rles = [r.segmentation for r in recs]
+    if rles is not None:
         text = ''.join(r.counts for r in rles)
         if not text.isascii():
             i = next(i for i, r in enumerate(rles) if not r.counts.isascii())
             raise field_error(source, f'record {i}', 'segmentation.counts',
                               f'{describe(rles[i].counts)} is not a compressed RLE string')
         sizes = np.fromiter(itertools.chain.from_iterable(r.size for r in rles), np.int64, 2 * n)
-        segm = RLEColumn(text.encode('ascii'),
-                         np.r_[0, np.cumsum(np.fromiter((len(r.counts) for r in rles), np.int64,
-                                                        n))],
+        lengths = np.fromiter((len(r.counts) for r in rles), np.int64, n)
+        segm = RLEColumn(text.encode('ascii'), np.r_[0, np.cumsum(lengths)],
                          sizes[0::2], sizes[1::2])
-    if box_given:
-        bbox = np.fromiter(itertools.chain.from_iterable(r.bbox for r in recs), np.float64, 4 * n)
+    if boxes is not None:
+        bbox = np.fromiter(itertools.chain.from_iterable(boxes), np.float64, 4 * n)
     else:
         bbox = _boxes_of_masks(segm, source)
     return Detections(col['image_id'], col['category_id'], col['score'], bbox.reshape(-1, 4),
-                      segm, source, box_given)
+                      segm, source, box_given=boxes is not None)
 
 
 def _same_presence(recs, key, source):
-    first = getattr(recs[0], key) is not None
-    for i, r in enumerate(recs):
-        if (getattr(r, key) is not None) != first:
-            state = 'has one' if first else 'has none'
-            raise field_error(source, f'record {i}', key,
-                              f'{"missing" if first else "present"}, but record 0 {state}: '
-                              'give it in every detection or in none')
-    return first
+    """Every record's `key`, or None where no record has one; some with and some without is an
+    error naming the first record that differs from record 0."""
+    values = list(map(attrgetter(key), recs))
+    missing = values.count(None)
+    if missing == 0:
+        return values
+    if missing == len(values):
+        return None
+    first = values[0] is not None
+    i = next(i for i, v in enumerate(values) if (v is not None) != first)
+    raise field_error(source, f'record {i}', key,
+                      f'{"missing" if first else "present"}, but record 0 '
+                      f'{"has one" if first else "has none"}: give it in every detection or in '
+                      'none')
 
 
 def _boxes_of_masks(segm, source):

@@ -1,5 +1,4 @@
 """The seed report's protocol end to end on demo data: validation loss, early stopping, curves."""
-import json
 import os.path as osp
 
 import pytest
