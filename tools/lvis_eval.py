@@ -9,7 +9,8 @@ RESULTS is either
     [x, y, w, h], segmentation (compressed RLE)}; or
   * what `mim test CONFIG --checkpoint CKPT --out results.pkl` writes (mmdet's DumpDetResults):
     labels 0..K-1 are the --classes in that order or, without --classes, the file's categories
-    sorted by id (mmdet's LVIS label order). One inference run can so be re-scored on any subset.
+    sorted by id (mmdet's LVIS label order). --subset re-scores one inference run on any subset
+    of them, and --result-images-only on the images the run processed (the metric's numbers).
     A pickle runs code when it is read: open only files you made.
 
 Prints the per-frequency table (and per category with --per-category) and writes the summary under
@@ -25,6 +26,8 @@ import argparse
 import os.path as osp
 import sys
 import time
+
+import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -47,13 +50,20 @@ def parse_args(argv=None):
                    help='box or mask AP (default bbox)')
     p.add_argument('--classes', nargs='+', metavar='NAME',
                    help='evaluate only these categories (APr/APc/APf over them); for a .pkl also '
-                        'the names of labels 0..K-1, in order')
+                        'the names of labels 0..K-1, in order (the config\'s classes)')
+    p.add_argument('--subset', nargs='+', metavar='NAME',
+                   help='evaluate only these categories, whatever --classes says the labels are: '
+                        're-scores one test run on any subset')
     p.add_argument('--out', help='write the summary numbers (lvis-api key names) to this JSON')
     p.add_argument('--per-category', action='store_true', help='also print AP per category')
     p.add_argument('--mask-area', action='store_true',
                    help='segm: judge small/medium/large by each mask\'s own area, not its box\'s '
                         '(detectron2)')
     p.add_argument('--max-dets', type=int, default=300, help='detections per image (default 300)')
+    p.add_argument('--result-images-only', action='store_true',
+                   help='evaluate only the images the results cover, as LVISFedMetric does (for a '
+                        '.pkl: every image the test run processed; for JSON: the images with a '
+                        'detection). By default every image of ANN_FILE counts, as in lvis-api')
     return p.parse_args(argv)
 
 
@@ -63,14 +73,18 @@ def main(argv=None):
     try:
         gt = LVISGroundTruth.from_file(args.ann_file)
         t1 = time.perf_counter()
-        cat_ids = None if args.classes is None else gt.cat_ids_of(args.classes)
+        evaluated = args.subset or args.classes
+        cat_ids = None if evaluated is None else gt.cat_ids_of(evaluated)
         if is_pickle(args.results):
             dets = read_mmdet_dump(args.results, gt.cat_ids_of(args.classes))
         else:
             dets = read_results(args.results)
         t2 = time.perf_counter()
-        res = evaluate(gt, dets, args.iou_type, cat_ids=cat_ids, max_dets=args.max_dets,
-                       mask_area=args.mask_area)
+        img_ids = None
+        if args.result_images_only:
+            img_ids = dets.images if dets.images is not None else np.unique(dets.image_id)
+        res = evaluate(gt, dets, args.iou_type, cat_ids=cat_ids, img_ids=img_ids,
+                       max_dets=args.max_dets, mask_area=args.mask_area)
     except LVISFormatError as e:
         fail(e)
     t3 = time.perf_counter()

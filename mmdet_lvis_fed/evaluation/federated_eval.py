@@ -40,7 +40,7 @@ AREA_RNGS = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
 AREA_LABELS = ('all', 'small', 'medium', 'large')
 FREQ_GROUPS = ('r', 'c', 'f')
 SUMMARY_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
-_PAIR_CHUNK = 1 << 22   # (detection, ground truth) pairs whose IoU is held at once
+_PAIR_CHUNK = 1 << 18   # (detection, ground truth) pairs whose IoU is held at once
 
 
 @dataclass

@@ -235,6 +235,7 @@ class Detections:
     segm: Optional[Sequence] = None     # RLEColumn (or RLE dicts) aligned with the rows
     source: Optional[str] = None
     box_given: bool = True     # False: boxes derived from masks, areas from masks (lvis-api's rule)
+    images: Optional[np.ndarray] = None   # the images predicted on, with or without detections
 
     def __len__(self):
         return len(self.score)

@@ -242,7 +242,9 @@ def read_mmdet_dump(path: str, label_cat_ids) -> Detections:
                               f'from `--out results.pkl`), but a {type(data).__name__}')
     preds = [_prediction(r, i, path) for i, r in enumerate(data)]
     with_masks = bool(preds) and all('masks' in p for p in preds)
-    return detections_from_predictions(preds, label_cat_ids, path, with_masks)
+    dets = detections_from_predictions(preds, label_cat_ids, path, with_masks)
+    dets.images = np.unique(np.array([p['img_id'] for p in preds], np.int64))
+    return dets
 
 
 def _prediction(record, i, path):

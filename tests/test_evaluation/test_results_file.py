@@ -165,3 +165,36 @@ def test_mmdet_dump_labels_follow_the_classes(case, tmp_path):
                                                    d['pred_instances']['labels'])]
     ref = lvis_reference(gt, records, 'bbox', cat_ids=[c['id'] for c in chosen])
     assert_equal_summary(json.loads(out.read_text()), ref.results)
+
+
+def test_one_dump_rescored_on_a_subset_of_categories_and_its_images(case, tmp_path):
+    # A test run on every category and half the images: --subset and --result-images-only give
+    # lvis-api's numbers with params.cat_ids / params.img_ids set to the same.
+    import pickle
+    from tools import lvis_eval
+    gt, ann, cols, rles = case
+    label = {c['id']: k for k, c in enumerate(sorted(gt['categories'], key=lambda c: c['id']))}
+    images = [im['id'] for im in gt['images']][::2]
+    dump = []
+    for img in images:
+        idx = np.nonzero(cols['image_id'] == img)[0]
+        b = cols['bbox'][idx].astype(np.float32)
+        dump.append(dict(img_id=img, pred_instances=dict(
+            bboxes=np.c_[b[:, :2], b[:, :2] + b[:, 2:]], scores=cols['score'][idx],
+            labels=np.array([label[c] for c in cols['category_id'][idx]]))))
+    dump.append(dict(img_id=gt['images'][1]['id'], pred_instances=dict(     # no detections
+        bboxes=np.zeros((0, 4), np.float32), scores=np.zeros(0), labels=np.zeros(0, int))))
+    path = tmp_path / 'all.pkl'
+    path.write_bytes(pickle.dumps(dump))
+    subset = [gt['categories'][i] for i in (3, 11, 17, 25)]
+    out = tmp_path / 'm.json'
+    lvis_eval.main([str(ann), str(path), '--subset', *[c['name'] for c in subset],
+                    '--result-images-only', '--out', str(out)])
+    records = [dict(image_id=d['img_id'], category_id=int(cols_cat), score=float(s),
+                    bbox=[float(v) for v in (bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1])])
+               for d in dump for bb, s, cols_cat in zip(
+                   d['pred_instances']['bboxes'], d['pred_instances']['scores'],
+                   [sorted(label)[k] for k in d['pred_instances']['labels']])]
+    ref = lvis_reference(gt, records, 'bbox', cat_ids=[c['id'] for c in subset],
+                         img_ids=images + [gt['images'][1]['id']])
+    assert_equal_summary(json.loads(out.read_text()), ref.results)
