@@ -77,20 +77,20 @@ def worker(tool, data_dir, iou_type):
         base = rss_mb()
         t = time.perf_counter()
         dets = Detections(cols['image_id'], cols['category_id'], cols['score'], cols['bbox'], segm)
-        summary = evaluate(g, dets, iou_type, area_from_box=True).summary
+        summary = evaluate(g, dets, iou_type).summary
     else:
         results = syn.to_results(cols, segm)
         del cols, segm
         if tool == 'ours-list':
             from mmdet_lvis_fed.evaluation.federated_eval import evaluate
-            from mmdet_lvis_fed.evaluation.lvis_data import Detections, LVISGroundTruth
+            from mmdet_lvis_fed.evaluation.lvis_data import LVISGroundTruth
+            from mmdet_lvis_fed.evaluation.results_file import detections_from_records
             g = LVISGroundTruth.from_dict(gt)
             if iou_type == 'segm':
                 g.rles()
             base = rss_mb()
             t = time.perf_counter()
-            summary = evaluate(g, Detections.from_results(results), iou_type,
-                               area_from_box=True).summary
+            summary = evaluate(g, detections_from_records(results), iou_type).summary
         elif tool == 'lvis':
             np.float = float    # lvis-api 0.5.3 calls np.float, removed in numpy 1.24
             from lvis import LVIS, LVISEval, LVISResults

@@ -115,12 +115,18 @@ BAD_RESULTS = [
                          ids=[m.split(': ', 1)[1][:40] for _, m in BAD_RESULTS])
 def test_lvis_eval_refuses_malformed_results(small_results, tmp_path, mutate, message):
     ann, res_path = small_results
-    records = json.loads(res_path.read_text())
-    mutate(records)
-    bad = tmp_path / 'bad.json'
-    bad.write_text(json.dumps(records))
+    assert_lvis_eval_refuses(ann, res_path, 1, mutate, message, tmp_path)
+
+
+def assert_lvis_eval_refuses(ann, res_path, which, mutate, message, tmp_path):
+    """lvis_eval.py on the two files, file `which` (0: annotations, 1: results) mutated."""
+    paths = [ann, res_path]
+    data = json.loads(paths[which].read_text())
+    mutate(data)
+    paths[which] = tmp_path / f'bad{which}.json'
+    paths[which].write_text(json.dumps(data))
     out = tmp_path / 'm.json'
-    assert_one_line_error(tool('lvis_eval.py', ann, bad, '--out', out), f'{bad}: {message}')
+    assert_one_line_error(tool('lvis_eval.py', *paths, '--out', out), f'{paths[which]}: {message}')
     assert not out.exists()
 
 
@@ -172,13 +178,7 @@ BAD_ANNOTATIONS = [
                          ids=[m[:40] for _, m in BAD_ANNOTATIONS])
 def test_lvis_eval_refuses_malformed_annotations(small_results, tmp_path, mutate, message):
     ann, res_path = small_results
-    data = json.loads(ann.read_text())
-    mutate(data)
-    bad = tmp_path / 'bad_gt.json'
-    bad.write_text(json.dumps(data))
-    out = tmp_path / 'm.json'
-    assert_one_line_error(tool('lvis_eval.py', bad, res_path, '--out', out), f'{bad}: {message}')
-    assert not out.exists()
+    assert_lvis_eval_refuses(ann, res_path, 0, mutate, message, tmp_path)
 
 
 def subset_args(ann, out, *extra):
