@@ -208,7 +208,10 @@ json.dump({k: s.get(k2, float('nan')) for k, k2 in zip(
 def timed_process(cmd):
     """(wall seconds, peak RSS in MB) of one child process run to its end."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
+        [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t
@@ -216,6 +219,28 @@ def timed_process(cmd):
     if proc.returncode:
         raise RuntimeError(f'{cmd[:3]} failed (exit {proc.returncode}): {err.decode()[-2000:]}')
     return secs, usage.ru_maxrss / 1024
+
+
+READERS = {
+    'json.load (dicts only, no columns)': """
+import json, sys
+with open(sys.argv[1], 'rb') as f:
+    json.load(f)
+""",
+    'ours: read_results (msgspec, checked columns)': """
+import sys
+from mmdet_lvis_fed.evaluation.results_file import read_results
+read_results(sys.argv[1])
+""",
+}
+
+
+def compare_readers(path):
+    """Why results JSON is decoded with msgspec: reading the same file both ways."""
+    print('reading the results JSON (a fresh process each, imports included):')
+    for label, script in READERS.items():
+        secs, peak = timed_process([sys.executable, '-c', script, path])
+        print(f'{"":6}{label:<48} {secs:7.2f} s  peak {peak / 1024:5.2f} GiB', flush=True)
 
 
 def end_to_end(args):
@@ -238,6 +263,7 @@ def end_to_end(args):
               f'{len(results)} detections ({mb:.0f} MB of results JSON), {args.cats} categories '
               f'(generated in {time.perf_counter() - t:.1f} s)', flush=True)
         del gt, cols, segm, results
+        compare_readers(paths['res'])
         for iou_type in args.iou_types:
             runs = {}
             for tool in [t for t in args.tools if t in ('ours', 'lvis', 'fce')]:

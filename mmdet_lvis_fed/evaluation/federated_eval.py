@@ -174,8 +174,10 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
         i = int(np.argmax(bad))
         raise field_error(src, f'record {i}', 'bbox', f'{bbox[i].tolist()} is not finite, or has '
                           'a negative width or height')
-    if iou_type == 'segm':
-        _check_mask_sizes(dets.segm, gt.img_hw[img], src)
+    box_area = dets.box_given and not (mask_area and iou_type == 'segm')
+    segm = None
+    if iou_type == 'segm' or not box_area:
+        segm = _mask_column(dets.segm, gt.img_hw[img], src)
 
     keep = np.arange(len(score))
     per_image = np.bincount(img, minlength=len(gt.img_ids))
@@ -192,10 +194,11 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
     key = pair_keys(img[keep], cat[keep], gt.num_cats)
     fed = cat_sel[cat[keep]] & img_sel[img[keep]] & (in_sorted(key, pos_keys) | in_sorted(key, gt.neg_keys))
     keep = keep[fed]
-    if dets.box_given and not (mask_area and iou_type == 'segm'):
+    if box_area:
         area = bbox[keep, 2] * bbox[keep, 3]
     else:
-        area = _mask_areas([dets.segm[i] for i in keep], src, keep)
+        check_rle_counts(segm, src, lambda i: f'record {i}', keep)
+        area = _mask_areas([segm[i] for i in keep], src, keep)
     ok = _valid_area(area)
     keep, area = keep[ok], area[ok]
 
@@ -205,20 +208,21 @@ def _select_detections(gt, dets, cat_sel, img_sel, pos_keys, iou_type, max_dets,
     group_start = np.r_[0, np.nonzero(np.diff(key))[0] + 1] if len(key) else np.zeros(0, np.int64)
     rank = np.arange(len(key)) - np.repeat(group_start, np.diff(np.r_[group_start, len(key)]))
     return dict(idx=keep, img=img[keep], cat=cat[keep], score=score[keep], bbox=bbox[keep],
-                area=area, key=key, rank=rank)
+                area=area, key=key, rank=rank, segm=segm)
 
 
-def _check_mask_sizes(segm, hw, src):
+def _mask_column(segm, hw, src):
+    """The masks as an RLEColumn, every size checked against its image. Their counts are decoded
+    and checked later, for the rows that pycocotools is about to read."""
     if isinstance(segm, RLEColumn):
         bad = (segm.heights != hw[:, 0]) | (segm.widths != hw[:, 1])
         if bad.any():
             i = int(np.argmax(bad))
             check_rle(segm[i], int(hw[i, 0]), int(hw[i, 1]), src, f'record {i}')
-    else:
-        for i, rle in enumerate(segm):
-            check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'record {i}')
-        segm = RLEColumn.from_rles(segm)
-    check_rle_counts(segm, src, lambda i: f'record {i}')
+        return segm
+    for i, rle in enumerate(segm):
+        check_rle(rle, int(hw[i, 0]), int(hw[i, 1]), src, f'record {i}')
+    return RLEColumn.from_rles(segm)
 
 
 def _mask_areas(rles, src, rows):
@@ -294,7 +298,8 @@ def _mask_pairs(gt, dets, d, g, gs, ng):
     # Runs of detections sharing one (image, category) group.
     brk = np.r_[0, np.nonzero(np.diff(d['key'][has]) | (np.diff(has) != 1))[0] + 1, len(has)]
     dets_out, gts_out, ious_out = [], [], []
-    segm, idx = dets.segm, d['idx']
+    segm, idx = d['segm'], d['idx']
+    check_rle_counts(segm, dets.source or 'detections', lambda i: f'record {i}', idx[has])
     for a, b in zip(brk[:-1], brk[1:]):
         d0, d1 = has[a], has[b - 1] + 1
         g0, n = gs[d0], ng[d0]

@@ -198,20 +198,24 @@ class LVISGroundTruth:
         return self._rles
 
 
-def check_rle_counts(column, source, name_of):
+def check_rle_counts(column, source, name_of, rows=None):
     """Refuse masks whose RLE runs do not cover exactly their height x width: pycocotools would
-    read past them or loop for ever (see rle_check.py). `name_of(row)` names a record."""
+    read past them or loop for ever (see rle_check.py). Only `rows` (all by default) are decoded,
+    each once per column: the evaluator asks for the masks pycocotools is about to read.
+    `name_of(row)` names a record."""
     from .rle_check import bad_rle_rows
-    if column.counts_checked:
+    rows = np.arange(len(column)) if rows is None else np.asarray(rows, np.int64)
+    rows = rows[~column.counts_checked[rows]]
+    if not len(rows):
         return
-    bad = bad_rle_rows(column.counts, column.offsets, column.heights, column.widths)
+    bad = rows[bad_rle_rows(column.counts, column.offsets, column.heights, column.widths, rows)]
     if len(bad):
-        i = int(bad[0])
+        i = int(bad.min())
         raise LVISFormatError(
             f'{_where(source)}{name_of(i)}: field "segmentation": its RLE "counts" do not '
             f'decode to {int(column.heights[i])} x {int(column.widths[i])} pixels (runs are '
             f'negative, malformed, or overrun the mask{f"; {len(bad)} such masks" if len(bad) > 1 else ""})')
-    column.counts_checked = True
+    column.counts_checked[rows] = True
 
 
 def check_rle(rle, h, w, source, what):
@@ -254,8 +258,9 @@ class RLEColumn:
 
     def __init__(self, counts: bytes, offsets: np.ndarray, heights: np.ndarray, widths: np.ndarray):
         self.counts, self.offsets = counts, np.asarray(offsets, np.int64)
-        self.counts_checked = False      # set by check_rle_counts: decoding each string is costly
         self.heights, self.widths = np.asarray(heights, np.int64), np.asarray(widths, np.int64)
+        # per mask, set by check_rle_counts: decoding a string to check it costs more than IoU
+        self.counts_checked = np.zeros(len(self.heights), bool)
 
     @classmethod
     def from_rles(cls, rles):
