@@ -235,8 +235,26 @@ read_results(sys.argv[1])
 }
 
 
+IMPORT_CORE = """
+import json, sys, time
+t = time.perf_counter()
+import mmdet_lvis_fed.evaluation.federated_eval, mmdet_lvis_fed.evaluation.results_file
+import mmdet_lvis_fed.lvis_file
+t = time.perf_counter() - t
+frameworks = [m for m in ('torch', 'mmengine', 'mmdet', 'mmcv') if m in sys.modules]
+print(json.dumps([t, frameworks]))
+"""
+
+
 def compare_readers(path):
-    """Why results JSON is decoded with msgspec: reading the same file both ways."""
+    """The fixed costs of ours: importing the core, and why results JSON is decoded with msgspec
+    (reading the same file both ways)."""
+    out = subprocess.run([sys.executable, '-c', IMPORT_CORE], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, PYTHONPATH=os.path.dirname(
+                             os.path.dirname(os.path.abspath(__file__)))))
+    secs, frameworks = json.loads(out.stdout)
+    print(f'importing the evaluator core and readers: {secs:.2f} s (loaded besides numpy: '
+          f'{", ".join(frameworks) or "none of torch, mmengine, mmdet, mmcv"})')
     print('reading the results JSON (a fresh process each, imports included):')
     for label, script in READERS.items():
         secs, peak = timed_process([sys.executable, '-c', script, path])

@@ -124,12 +124,19 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
     dt_m, dt_ig_m = _greedy_match(d, pairs, np.repeat(gt_ig, len(IOU_THRS), axis=0), len(g['area']))
     dt_out = _area_ignore(d['area'], np.zeros(len(d['area']), bool))
     dt_nel = in_sorted(d['key'], gt.nel_keys)
-    # Unmatched detections are ignored outside the area range or where the category is not exhaustive.
-    unmatched_ig = np.repeat(dt_out, len(IOU_THRS), axis=0) | dt_nel[None, :]
-    dt_ig = np.where(dt_m, dt_ig_m, unmatched_ig)
+    # Unmatched detections are ignored outside the area range or where the category is not
+    # exhaustive; a matched one is ignored when its ground truth is. So a true positive is matched
+    # to a ground truth that is not ignored, and a false positive is unmatched and not ignored.
+    # (In place: these are (area ranges x thresholds, detections) arrays, the largest here.)
+    tps = np.logical_and(dt_m, ~dt_ig_m, out=dt_ig_m)
+    fps = np.repeat(dt_out, len(IOU_THRS), axis=0)
+    fps |= dt_nel[None, :]
+    fps |= dt_m
+    np.logical_not(fps, out=fps)
+    del dt_m
     num_gt = np.stack([np.bincount(g['cat'][~gt_ig[a]], minlength=num_cats)
                        for a in range(len(AREA_RNGS))])
-    precision, recall = _accumulate(d, dt_m & ~dt_ig, ~dt_m & ~dt_ig, num_gt, eval_cats)
+    precision, recall = _accumulate(d, tps, fps, num_gt, eval_cats)
     freq = [gt.cat_freq[k] for k in eval_cats]
     return EvalResult(iou_type, summarize(precision, recall, freq, max_dets), precision, recall,
                       gt.cat_ids[eval_cats], [gt.cat_names[k] for k in eval_cats], freq,
