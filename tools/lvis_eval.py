@@ -37,7 +37,7 @@ from mmdet_lvis_fed.evaluation.lvis_data import LVISGroundTruth  # noqa: E402
 from mmdet_lvis_fed.evaluation.report import frequency_table, per_category_table  # noqa: E402
 from mmdet_lvis_fed.evaluation.results_file import (is_pickle, read_mmdet_dump,  # noqa: E402
                                                     read_results)
-from mmdet_lvis_fed.io import atomic_write_json, fail  # noqa: E402
+from mmdet_lvis_fed.io import atomic_write_json, fail, keep_freed_memory  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,6 +69,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    keep_freed_memory()
     t0 = time.perf_counter()
     try:
         gt = LVISGroundTruth.from_file(args.ann_file)
