@@ -86,7 +86,8 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
 
     Args:
         gt: ground truth (`LVISGroundTruth.from_file` / `from_dict`).
-        dets: detections (`Detections.from_results` / `from_file`, or built from arrays).
+        dets: detections (`results_file.read_results`, `read_mmdet_dump`,
+            `detections_from_records`, or built from arrays).
         iou_type: 'bbox' or 'segm'.
         cat_ids: LVIS category ids to evaluate (a subset); None evaluates every category in `gt`.
             APr/APc/APf average over the subset's categories, by their `frequency` in `gt`.
