@@ -67,7 +67,7 @@ def write_results_json(dets: Detections, iou_type: str, path: str):
     rows = [_Result(int(i), int(c), float(s), tuple(float(v) for v in b))
             for i, c, s, b in zip(dets.image_id, dets.category_id, dets.score, dets.bbox)]
     if iou_type == 'segm':
-        for row, k in zip(rows, range(len(rows))):
+        for k, row in enumerate(rows):
             rle = dets.segm[k]
             row.segmentation = _RLE(tuple(rle['size']), rle['counts'].decode())
     data = msgspec.json.encode(rows)
