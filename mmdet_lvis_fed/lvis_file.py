@@ -160,9 +160,10 @@ class LVISFile:
         return out
 
     def check_annotations(self, index, annotations):
-        """The parsed annotations (`annotations(index)`): unique integer ids from 1, integer image
-        and category ids, a `bbox` of exactly 4 finite numbers with width and height >= 0, a
-        finite `area`, and no nulls. The error names the first bad record and field."""
+        """The parsed annotations (`annotations(index)`): unique integer ids from 1, a `bbox` of
+        exactly 4 finite numbers with width and height >= 0, a finite `area`, and no nulls (image
+        and category ids are checked with the id columns, see `_columns`). The error names the
+        first bad record and field."""
         src, seen = self.source, {}
         boxes = []
         for i, a in zip(index, annotations):
@@ -181,10 +182,6 @@ class LVISFile:
                 raise field_error(src, rec, 'id', f'{ann_id} is the id of '
                                   f'annotations[{seen[ann_id]}] too')
             seen[ann_id] = i
-            for key in ('image_id', 'category_id'):
-                v = _get(a, key, src, rec)
-                if not _is_id(v):
-                    raise field_error(src, rec, key, f'{describe(v)} is not an integer id')
             box = _get(a, 'bbox', src, rec)
             if type(box) is not list or len(box) != 4 or not all(map(_is_number, box)):
                 raise field_error(src, rec, 'bbox', f'{describe(box)} is not 4 numbers '
