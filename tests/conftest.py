@@ -1,4 +1,5 @@
 import copy
+import json
 import logging
 import os.path as osp
 import subprocess
@@ -50,6 +51,16 @@ def mmdet_lvis_metric(ann, samples, prefix):
     metric.dataset_meta = dict(classes=())
     metric.process({}, samples)
     return metric.compute_metrics(metric.results)
+
+
+def synthetic_case(folder, num_images, dets_per_image, seed, num_cats=30):
+    """Ground truth written to folder/gt.json, detection columns and their masks."""
+    from mmdet_lvis_fed.testing import synthetic as syn
+    gt = syn.make_ground_truth(num_images, num_cats=num_cats, seed=seed)
+    ann = folder / 'gt.json'
+    ann.write_text(json.dumps(gt))
+    cols = syn.make_detections(gt, dets_per_image, seed=seed + 1)
+    return gt, ann, cols, syn.detection_masks(gt, cols)
 
 
 @pytest.fixture(scope='session')

@@ -205,13 +205,18 @@ json.dump({k: s.get(k2, float('nan')) for k, k2 in zip(
 }
 
 
+def child_env():
+    """The environment of a timed child: this checkout importable without installing it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+
+
 def timed_process(cmd):
     """(wall seconds, peak RSS in MB) of one child process run to its end."""
     t = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
-        [p for p in [os.environ.get('PYTHONPATH')] if p]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=child_env())
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t
@@ -250,8 +255,7 @@ def compare_readers(path):
     """The fixed costs of ours: importing the core, and why results JSON is decoded with msgspec
     (reading the same file both ways)."""
     out = subprocess.run([sys.executable, '-c', IMPORT_CORE], capture_output=True, text=True,
-                         check=True, env=dict(os.environ, PYTHONPATH=os.path.dirname(
-                             os.path.dirname(os.path.abspath(__file__)))))
+                         check=True, env=child_env())
     secs, frameworks = json.loads(out.stdout)
     print(f'importing the evaluator core and readers: {secs:.2f} s (loaded besides numpy: '
           f'{", ".join(frameworks) or "none of torch, mmengine, mmdet, mmcv"})')

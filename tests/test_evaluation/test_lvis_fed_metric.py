@@ -10,19 +10,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed.testing import synthetic as syn
 from mmdet_lvis_fed.evaluation import LVISFedMetric
-from tests.conftest import lvis_reference, mmdet_lvis_metric
+from tests.conftest import lvis_reference, mmdet_lvis_metric, synthetic_case
 
 
 @pytest.fixture(scope='module')
 def case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('metric')
-    gt = syn.make_ground_truth(24, num_cats=30, seed=11)
-    ann_file = tmp / 'gt.json'
-    ann_file.write_text(json.dumps(gt))
-    cols = syn.make_detections(gt, 60, seed=12)
-    rles = syn.detection_masks(gt, cols)
+    gt, ann_file, cols, rles = synthetic_case(tmp_path_factory.mktemp('metric'), 24, 60, seed=11)
     return gt, str(ann_file), cols, rles
 
 

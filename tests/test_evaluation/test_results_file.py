@@ -12,7 +12,7 @@ from mmdet_lvis_fed.evaluation import Detections, LVISGroundTruth, evaluate
 from mmdet_lvis_fed.evaluation.results_file import (detections_from_records, read_mmdet_dump,
                                                     read_results)
 from mmdet_lvis_fed.testing import synthetic as syn
-from tests.conftest import lvis_reference, mmdet_lvis_metric
+from tests.conftest import lvis_reference, mmdet_lvis_metric, synthetic_case
 
 TOL = 1e-9
 KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -20,12 +20,7 @@ KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300'
 
 @pytest.fixture(scope='module')
 def case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('results')
-    gt = syn.make_ground_truth(40, num_cats=30, seed=21)
-    ann = tmp / 'gt.json'
-    ann.write_text(json.dumps(gt))
-    cols = syn.make_detections(gt, 80, seed=22)
-    return gt, ann, cols, syn.detection_masks(gt, cols)
+    return synthetic_case(tmp_path_factory.mktemp('results'), 40, 80, seed=21)
 
 
 def assert_equal_summary(summary, ref_results):
