@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import mmdet_lvis_fed  # noqa: F401  (registers the allow-list)
+import mmdet_lvis_fed.plugin  # noqa: F401  (registers the allow-list)
 from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 

@@ -1,5 +1,6 @@
-"""Layering: the numpy core imports without torch, mmengine or mmdet; `import mmdet_lvis_fed`
-still registers everything whichever is imported first; the package's imports have no cycle."""
+"""Layering: the numpy core imports without torch, mmengine or mmdet; importing
+`mmdet_lvis_fed.plugin` (every config's custom_imports) registers every class with plain
+decorators; the package's imports have no cycle."""
 import ast
 import json
 import os
@@ -28,8 +29,7 @@ from mmdet_lvis_fed.evaluation.federated_eval import evaluate
 from mmdet_lvis_fed.evaluation.results_file import read_results, read_mmdet_dump
 from mmdet_lvis_fed.lvis_file import LVISFile
 from mmdet_lvis_fed.datasets.subset import FederatedSubset
-from mmdet_lvis_fed.datasets import repeat_factors
-from mmdet_lvis_fed.evaluation import LVISGroundTruth
+from mmdet_lvis_fed.datasets import frequency, repeat_factors
 print(json.dumps([m for m in {FRAMEWORKS!r} if m in sys.modules]))''')
     assert loaded == []
 
@@ -49,45 +49,52 @@ print(json.dumps([m for m in {FRAMEWORKS!r} if m in sys.modules]))''')
 
 LOOKUPS = '''
 from mmdet.registry import DATASETS, METRICS, MODELS, HOOKS, DATA_SAMPLERS, TRANSFORMS
-from mmengine.registry import RUNNERS, init_default_scope
+from mmengine.registry import init_default_scope
 init_default_scope('mmdet')
 import torch
 found = [DATASETS.get('LVISFedDataset'), METRICS.get('LVISFedMetric'), MODELS.get('FedRoIHead'),
          MODELS.get('FederatedSigmoidLoss'), HOOKS.get('ValidationLossHook'),
-         DATA_SAMPLERS.get('RepeatFactorSampler'), TRANSFORMS.get('FedCopyPaste'),
-         RUNNERS.get('LVISFedRunner')]
+         HOOKS.get('NumClassesCheckHook'), HOOKS.get('ClassFrequencyHook'),
+         DATA_SAMPLERS.get('RepeatFactorSampler'), TRANSFORMS.get('FedCopyPaste')]
 from mmengine.logging.history_buffer import HistoryBuffer
 safe = HistoryBuffer in torch.serialization.get_safe_globals()
-print(json.dumps(dict(found=[f is not None for f in found], safe=safe, early=early)))
+print(json.dumps(dict(found=[f is not None for f in found], safe=safe)))
 '''
 
 
-def test_registered_when_the_package_comes_first():
-    # A notebook that imports the package before mmengine: registration waits for the first
-    # registry lookup; mmengine's checkpoints are loadable as soon as mmengine is.
-    got = run('import json, sys\nimport mmdet_lvis_fed\n'
-              'early = "torch" in sys.modules\n' + LOOKUPS)
-    assert got == dict(found=[True] * 8, safe=True, early=False)
-
-
-def test_registered_at_once_after_mmengine():
-    # A config's custom_imports (mmengine is loaded): everything is registered at the import.
-    got = run('import json, mmengine\nimport mmdet_lvis_fed\n'
+def test_the_package_alone_registers_nothing():
+    # `import mmdet_lvis_fed` is light: nothing enters mmdet's registries until the plugin module
+    # is imported, and nothing hooks the import system.
+    got = run('import json, sys\nmeta_path = len(sys.meta_path)\nimport mmdet_lvis_fed\n'
               'from mmdet.registry import DATASETS\n'
-              'early = "LVISFedDataset" in DATASETS.module_dict\n' + LOOKUPS)
-    assert got == dict(found=[True] * 8, safe=True, early=True)
+              'print(json.dumps([len(sys.meta_path) == meta_path, '
+              '"LVISFedDataset" in DATASETS.module_dict]))')
+    assert got == [True, False]
 
 
-def test_config_custom_imports_build_the_runner_type():
-    got = run('''
-import json
-import mmdet_lvis_fed
+def test_importing_the_plugin_registers_everything():
+    got = run('import json\nimport mmdet_lvis_fed.plugin\n' + LOOKUPS)
+    assert got == dict(found=[True] * 9, safe=True)
+
+
+def test_config_custom_imports_register_everything():
+    # What mmdet's tools do: Config.fromfile imports the config's custom_imports.
+    got = run('''import json
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
 cfg = Config.fromfile('configs/demo/mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py')
-cls = RUNNERS.switch_scope_and_registry(cfg.default_scope).__enter__().get(cfg.runner_type)
-print(json.dumps(cls.__name__))''')
-    assert got == 'LVISFedRunner'
+''' + LOOKUPS)
+    assert got == dict(found=[True] * 9, safe=True)
+
+
+def test_no_import_hooks_or_private_registry_writes():
+    # Registration is by plain import: no meta_path finder, no loader patching, no writes to
+    # mmengine's private Registry._locations.
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith('.py'):
+                text = open(osp.join(folder, name)).read()
+                for word in ('meta_path', '_locations', 'exec_module'):
+                    assert word not in text, f'{name}: {word}'
 
 
 def package_imports():
@@ -146,7 +153,7 @@ def find_cycle(graph):
 
 def test_no_import_cycles():
     graph = package_imports()
-    assert 'mmdet_lvis_fed.lvis_file' in graph['mmdet_lvis_fed.evaluation.lvis_data']
+    assert 'mmdet_lvis_fed.lvis_file' in graph['mmdet_lvis_fed.datasets.lvis_fed']
     assert find_cycle(graph) is None, ' -> '.join(find_cycle(graph))
 
 

@@ -2,33 +2,55 @@
 """Train and test each config per seed, then tabulate and plot AP per frequency group.
 
     python tools/ablate.py CONFIG [CONFIG ...] --seeds 0 1 --work-dir work_dirs/ablation
-                           [--cfg-options KEY=VALUE ...] [--report-only]
+                           [--cfg-options KEY=VALUE ...] [--jobs N] [--report-only]
 
-Each (config, seed) runs in its own process under WORK_DIR/<config name>/seed<S>/: training with
-`randomness.seed=S` (the runner the config names, LVISFedRunner for ours), then a test of the last
-checkpoint; the test metrics go to metrics.json there. A run whose metrics.json exists is skipped,
-and an interrupted training resumes from its last checkpoint: run the same command again after a
-kill. At the end (and with --report-only, without training) it writes:
+A run is identified by everything that determines its numbers: the config's path, its resolved
+content (the dumped config after --cfg-options), the seed, the options, and the bytes of the
+checkpoints it starts from (`load_from`, TransferWeightsHook). It lives in
+
+    WORK_DIR/<config path without .py>/<run key>/seed<S>/
+
+(run.log, the checkpoints, metrics.json). A finished run is reused only when all of these match;
+any change trains it again in a folder of its own. Training resumes from its last checkpoint after
+a kill: run the same command again. One ablate.py at a time may work on a run (a lock per run
+folder); SIGTERM or SIGINT to ablate.py is passed to the run it is waiting for.
+
+The test uses `best_val_loss.pth` when the run kept one (ValidationLossHook: the seed report's
+protocol), else the last checkpoint; metrics.json names it.
+
+A test-time variant is a config with a top-level `retest_of = '<training config>'` (relative to its
+own folder): it is not trained, but tests the checkpoint of that config's run with the same seed
+and options (trained first if needed), e.g. a score calibration.
+
+At the end (and with --report-only, without training) it writes:
 
     WORK_DIR/ablation.md    box and mask AP, APr, APc, APf per config: mean +- spread over seeds
                             (spread = population standard deviation, |a - b| / 2 for two seeds),
-                            and the difference of the means against the first config
+                            the difference of the means against the first config, the best row
+                            of each column in bold
     WORK_DIR/ablation.png   grouped bars per frequency group (box and mask), error bars = spread
 
---cfg-options apply to every run (e.g. train_cfg.max_epochs=2 for a quick look).
+Errors end in one line, `error: ...`, exit status 2.
 """
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmdet_lvis_fed.io import atomic_write_json, atomic_write_text, fail  # noqa: E402
 
 GROUPS = ('AP', 'APr', 'APc', 'APf')
 TASKS = ('bbox', 'segm')
+RETEST_KEY = 'retest_of'
 
 
 def parse_args(argv=None):
@@ -40,182 +62,366 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/ablation',
                    help='default work_dirs/ablation')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='overrides applied to every run, as in mim train')
+                   help='overrides applied to every run, as in mim train (part of the run key)')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='runs at a time, each with its share of the CPU threads (default 1)')
     p.add_argument('--report-only', action='store_true',
                    help='only write ablation.md / .png from the runs already finished')
-    p.add_argument('--run', nargs=3, metavar=('CONFIG', 'SEED', 'RUN_DIR'),
+    p.add_argument('--run', nargs=4, metavar=('CONFIG', 'SEED', 'RUN_DIR', 'CHECKPOINT'),
                    help=argparse.SUPPRESS)     # internal: one run, in a child process
     return p.parse_args(argv)
 
 
-def run_name(config):
-    return osp.splitext(osp.basename(config))[0]
+# --- what identifies a run -------------------------------------------------------------------
+
+def _options(cfg_options):
+    if not cfg_options:
+        return {}
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    return parser.parse_args(['--o'] + list(cfg_options)).o
 
 
-def one_run(config, seed, run_dir, cfg_options):
-    """Train, then test the last checkpoint; write metrics.json (in this process)."""
-    from mmengine.config import Config, DictAction
+def load_config(config, cfg_options):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(_options(cfg_options))
+    return cfg
+
+
+def _file_hash(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def start_checkpoints(cfg):
+    """Checkpoint files the run starts from: load_from and every TransferWeightsHook's."""
+    paths = [cfg.get('load_from')] + [h.get('checkpoint') for h in cfg.get('custom_hooks') or ()
+                                      if str(h.get('type', '')).endswith('TransferWeightsHook')]
+    return sorted({p for p in paths if p})
+
+
+class Run:
+    """One (config, seed): its key, folder and checkpoint source."""
+
+    def __init__(self, config, seed, work_dir, cfg_options, _seen=()):
+        self.config = osp.relpath(osp.abspath(config), os.getcwd())
+        self.seed, self.options = int(seed), list(cfg_options)
+        if osp.abspath(config) in _seen:
+            raise ValueError(f'{config}: {RETEST_KEY} leads back to itself')
+        try:
+            cfg = load_config(config, cfg_options)
+        except Exception as e:        # a config that does not parse: name it, one line
+            raise ValueError(f'{config}: cannot load the config ({type(e).__name__}: '
+                             f'{str(e).splitlines()[0] if str(e) else ""})') from None
+        self.source = None
+        if cfg.get(RETEST_KEY):
+            src = osp.normpath(osp.join(osp.dirname(config), cfg[RETEST_KEY]))
+            if not osp.isfile(src):
+                raise ValueError(f'{config}: {RETEST_KEY} names {src}, which is not a file')
+            self.source = Run(src, seed, work_dir, cfg_options,
+                              _seen=tuple(_seen) + (osp.abspath(config),))
+        inputs = {}
+        for path in start_checkpoints(cfg):
+            inputs[path] = _file_hash(path) if osp.isfile(path) else 'missing'
+        ident = dict(config=self.config, content=cfg.pretty_text, options=self.options,
+                     inputs=inputs, retest_of=self.source.key if self.source else None)
+        self.key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+        self.inputs = inputs
+        where = '/'.join(p for p in osp.splitext(self.config)[0].split(os.sep) if p not in ('.', '..'))
+        self.dir = osp.join(work_dir, where, self.key, f'seed{self.seed}')
+        self.metrics_path = osp.join(self.dir, 'metrics.json')
+
+    @property
+    def name(self):
+        return osp.splitext(osp.basename(self.config))[0]
+
+    def finished(self):
+        if not osp.exists(self.metrics_path):
+            return None
+        try:
+            with open(self.metrics_path) as f:
+                m = json.load(f)
+        except ValueError:
+            return None
+        same = (m.get('key') == self.key and m.get('seed') == self.seed
+                and m.get('config') == self.config and m.get('options') == self.options)
+        return m if same else None
+
+    def test_checkpoint(self):
+        """The checkpoint a finished training run is tested with."""
+        best = osp.join(self.dir, 'best_val_loss.pth')
+        if osp.exists(best):
+            return best
+        with open(osp.join(self.dir, 'last_checkpoint')) as f:
+            return f.read().strip()
+
+
+# --- one run, in a child process -------------------------------------------------------------
+
+def one_run(config, seed, run_dir, checkpoint, cfg_options):
+    """Train (unless `checkpoint` is given: a test-time variant), then test; write metrics.json."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-
-    import mmdet_lvis_fed  # noqa: F401  (registers the runner, datasets, models)
-    from mmdet_lvis_fed.io import atomic_write_json
 
     def build(cfg):
         return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
-    options = {}
-    if cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        options = parser.parse_args(['--o'] + cfg_options).o
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(options)
-    cfg.work_dir = run_dir
-    cfg.randomness = dict(seed=int(seed))
-    cfg.resume = osp.exists(osp.join(run_dir, 'last_checkpoint'))
-    t0 = time.time()
-    build(cfg).train()
-    train_s = time.time() - t0
-    with open(osp.join(run_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(options)
+    run = Run(config, seed, '', cfg_options)
+    if osp.basename(osp.dirname(run_dir)) != run.key:
+        raise RuntimeError(f'{config} changed since ablate.py queued this run (its key is now '
+                           f'{run.key}, not {osp.basename(osp.dirname(run_dir))}): run it again')
+    train_s = 0.0
+    if checkpoint == '-':
+        cfg = load_config(config, cfg_options)
+        cfg.work_dir = run_dir
+        cfg.randomness = dict(seed=int(seed))
+        cfg.resume = osp.exists(osp.join(run_dir, 'last_checkpoint'))
+        t0 = time.time()
+        build(cfg).train()
+        train_s = time.time() - t0
+        checkpoint = run.test_checkpoint()
+    cfg = load_config(config, cfg_options)
     cfg.work_dir, cfg.load_from = run_dir, checkpoint
+    cfg.randomness = dict(seed=int(seed))
     t0 = time.time()
     metrics = build(cfg).test()
-    atomic_write_json(dict(config=config, seed=int(seed), checkpoint=checkpoint,
-                           train_s=train_s, test_s=time.time() - t0,
+    atomic_write_json(dict(config=run.config, seed=int(seed), options=run.options, key=run.key,
+                           inputs=run.inputs, checkpoint=checkpoint, train_s=train_s,
+                           test_s=time.time() - t0,
                            metrics={k: float(v) for k, v in metrics.items()}),
                       osp.join(run_dir, 'metrics.json'))
 
 
-def load_runs(configs, seeds, work_dir):
-    runs = {}
-    for config in configs:
-        for seed in seeds:
-            path = osp.join(work_dir, run_name(config), f'seed{seed}', 'metrics.json')
-            if osp.exists(path):
-                with open(path) as f:
-                    runs[(config, seed)] = json.load(f)
-    return runs
+class _Child:
+    """A run's process; SIGTERM / SIGINT to this process are passed on to it."""
+    current = []
+
+    @classmethod
+    def forward(cls, signum, frame):
+        for proc in cls.current:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+        for proc in cls.current:
+            proc.wait()
+        fail(f'stopped by signal {signal.Signals(signum).name}; finished runs are kept and an '
+             'interrupted one resumes: run the same command again')
 
 
-def summarise(configs, seeds, runs):
-    """Per config: {(task, group): (mean, spread, n)} and the minutes per run."""
+def lock(run):
+    """Take the run folder's lock (held by this process and its child), or refuse."""
+    os.makedirs(run.dir, exist_ok=True)
+    fd = os.open(osp.join(run.dir, '.lock'), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        fail(f'{run.dir} is being worked on by another ablate.py (its lock file .lock is held); '
+             'wait for it, or stop it first')
+    return fd
+
+
+def start(run, cfg_options, threads):
+    """Start the run's child process (holding its lock); returns (process, log file)."""
+    fd = lock(run)
+    checkpoint = run.source.test_checkpoint() if run.source else '-'
+    cmd = [sys.executable, osp.abspath(__file__), '--run', run.config, str(run.seed), run.dir,
+           checkpoint]
+    if cfg_options:
+        cmd += ['--cfg-options'] + list(cfg_options)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    log = open(osp.join(run.dir, 'run.log'), 'a')
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(fd,), env=env)
+    os.close(fd)      # the child's copy keeps the lock while it runs
+    return proc, log
+
+
+def run_all(runs, cfg_options, jobs):
+    """Train and test what is not finished, `jobs` at a time; sources before their variants."""
+    todo = [r for r in runs if not r.finished()]
+    for r in runs:
+        if r.finished():
+            print(f'{r.name} seed {r.seed}: finished, reused ({r.dir})', flush=True)
+    sources = {r.source.dir: r.source for r in todo if r.source and not r.source.finished()}
+    queue = [s for s in sources.values() if s.dir not in {r.dir for r in todo}] + todo
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    active, n, total = [], 0, len(queue)
+    signal.signal(signal.SIGTERM, _Child.forward)
+    signal.signal(signal.SIGINT, _Child.forward)
+    while queue or active:
+        ready = [r for r in queue if not r.source or r.source.finished()]
+        while ready and len(active) < jobs:
+            r = ready.pop(0)
+            queue.remove(r)
+            n += 1
+            what = 'testing' if r.source else 'training and testing'
+            print(f'[{n}/{total}] {r.name} seed {r.seed}: {what} (log: {r.dir}/run.log)',
+                  flush=True)
+            proc, log = start(r, cfg_options, threads)
+            active.append((r, proc, log, time.time()))
+            _Child.current = [p for _, p, _, _ in active]
+        if not active:
+            fail('a test-time variant waits for a run that cannot start')
+        time.sleep(1)
+        for item in list(active):
+            r, proc, log, t0 = item
+            if proc.poll() is None:
+                continue
+            active.remove(item)
+            log.close()
+            _Child.current = [p for _, p, _, _ in active]
+            if proc.returncode != 0 or not r.finished():
+                for _, p, _, _ in active:
+                    p.wait()
+                fail(f'{r.name} seed {r.seed} failed (exit {proc.returncode}); see {r.dir}/run.log. '
+                     'Finished runs are kept: run the command again to go on')
+            print(f'    {r.name} seed {r.seed}: {(time.time() - t0) / 60:.1f} min', flush=True)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def summarise(configs, runs):
+    """Per config: {(task, group): (mean, spread, n)}, minutes per run, seeds."""
     import numpy as np
     out = {}
     for config in configs:
-        done = [runs[(config, s)] for s in seeds if (config, s) in runs]
+        done = [m for r in runs[config] for m in [r.finished()] if m]
         if not done:
             continue
         stats = {}
         for task in TASKS:
             for g in GROUPS:
-                v = np.array([r['metrics'][f'lvis_fed/{task}_{g}'] for r in done], float)
+                v = np.array([m['metrics'][f'lvis_fed/{task}_{g}'] for m in done], float)
                 stats[(task, g)] = (float(v.mean()), float(v.std()), len(v))
-        minutes = float(np.mean([(r['train_s'] + r['test_s']) / 60 for r in done]))
-        out[config] = dict(stats=stats, minutes=minutes, seeds=[r['seed'] for r in done])
+        minutes = float(np.mean([(m['train_s'] + m['test_s']) / 60 for m in done]))
+        out[config] = dict(stats=stats, minutes=minutes, seeds=[m['seed'] for m in done],
+                           retest=bool(runs[config][0].source))
     return out
 
 
-def markdown(summary, configs, command):
+def markdown(summary, configs, runs, command):
     base = summary.get(configs[0])
+    keys = [(t, g) for t in TASKS for g in GROUPS]
+    best = {k: max((s['stats'][k][0] for s in summary.values()), default=None) for k in keys}
     head = ['config', 'seeds'] + [f'{"box" if t == "bbox" else "mask"} {g}'
-                                  for t in TASKS for g in GROUPS] + ['min/run']
+                                  for t, g in keys] + ['min/run']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for config in configs:
+        name = runs[config][0].name
         if config not in summary:
-            lines.append(f'| {run_name(config)} | not run yet |' + ' |' * (len(head) - 2))
+            lines.append(f'| {name} | not run yet |' + ' |' * (len(head) - 2))
             continue
         s = summary[config]
-        cells = [f'[{run_name(config)}]({config})', ','.join(map(str, s['seeds']))]
-        for key in ((t, g) for t in TASKS for g in GROUPS):
+        label = f'[{name}]({runs[config][0].config})' + (' (test-time)' if s['retest'] else '')
+        cells = [label, ','.join(map(str, s['seeds']))]
+        for key in keys:
             mean, spread, _ = s['stats'][key]
             cell = f'{mean:.3f} ± {spread:.3f}'
             if base is not None and config != configs[0]:
                 cell += f' ({mean - base["stats"][key][0]:+.3f})'
+            if len(summary) > 1 and f'{mean:.3f}' == f'{best[key]:.3f}':
+                cell = f'**{cell}**'
             cells.append(cell)
         cells.append(f'{s["minutes"]:.1f}')
         lines.append('| ' + ' | '.join(cells) + ' |')
+    opts = runs[configs[0]][0].options
     return ('# Ablation\n\n' + f'`{command}`\n\n'
-            'Mean ± spread over seeds (population standard deviation); in brackets the difference '
-            f'of the means against `{run_name(configs[0])}`.\n\n' + '\n'.join(lines) + '\n')
+            + (f'Options of every run: `{" ".join(opts)}`\n\n' if opts else '')
+            + 'Mean ± spread over seeds (population standard deviation); in brackets the '
+            f'difference of the means against `{runs[configs[0]][0].name}`; in bold the best '
+            'mean of each column. Test-time variants reuse the checkpoint of the config they '
+            'name (min/run: test only).\n\n' + '\n'.join(lines) + '\n')
 
 
-def plot(summary, configs, out):
+def short_label(name):
+    parts = name.split('_')
+    return parts[-2] if len(parts) > 2 else name
+
+
+def plot(summary, configs, runs, out):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     import numpy as np
     done = [c for c in configs if c in summary]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=True)
     width = 0.8 / max(len(done), 1)
     x = np.arange(len(GROUPS))
+    colours = plt.cm.tab20(np.linspace(0, 1, max(len(done), 2)))
     for ax, task in zip(axes, TASKS):
         for i, config in enumerate(done):
             st = summary[config]['stats']
             means = [st[(task, g)][0] for g in GROUPS]
             errs = [st[(task, g)][1] for g in GROUPS]
             ax.bar(x + (i - (len(done) - 1) / 2) * width, means, width, yerr=errs, capsize=2,
-                   label=run_name(config).split('_')[-2] if '_' in run_name(config)
-                   else run_name(config))
+                   color=colours[i], label=short_label(runs[config][0].name),
+                   hatch='//' if summary[config]['retest'] else None)
         ax.set_xticks(x, [{'AP': 'all', 'APr': 'rare', 'APc': 'common', 'APf': 'frequent'}[g]
                           for g in GROUPS])
         ax.set_title(f'{"box" if task == "bbox" else "mask"} AP per frequency group')
         ax.grid(axis='y', alpha=0.3)
-    axes[0].set_ylabel('AP (mean over seeds)')
+    axes[0].set_ylabel('AP (mean over seeds, bars: spread)')
     axes[1].legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
+def check_work_dir(work_dir):
+    if osp.exists(work_dir) and not osp.isdir(work_dir):
+        fail(f'--work-dir {work_dir}: exists and is not a folder')
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+    except OSError as e:
+        fail(f'--work-dir {work_dir}: cannot create it ({e.strerror or e})')
+    if not os.access(work_dir, os.W_OK | os.X_OK):
+        fail(f'--work-dir {work_dir}: not writable')
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.run:
-        config, seed, run_dir = args.run
-        one_run(config, int(seed), run_dir, args.cfg_options)
+        config, seed, run_dir, checkpoint = args.run
+        one_run(config, int(seed), run_dir, checkpoint, args.cfg_options)
         return
     if not args.configs:
-        sys.exit('error: give at least one config file')
+        fail('give at least one config file')
     missing = [c for c in args.configs if not osp.isfile(c)]
     if missing:
-        sys.exit(f'error: {missing[0]}: no such config file')
-    os.makedirs(args.work_dir, exist_ok=True)
-    todo = [(c, s) for c in args.configs for s in args.seeds]
+        fail(f'{missing[0]}: no such config file')
+    paths = [osp.abspath(c) for c in args.configs]
+    if len(set(paths)) != len(paths):
+        twice = next(c for c, p in zip(args.configs, paths) if paths.count(p) > 1)
+        fail(f'{twice} is given twice: each config is one row')
+    if len(set(args.seeds)) != len(args.seeds):
+        fail(f'--seeds {" ".join(map(str, args.seeds))} repeats a seed: each seed is one run')
+    if args.jobs < 1:
+        fail(f'--jobs must be at least 1, not {args.jobs}')
+    check_work_dir(args.work_dir)
+    try:
+        runs = {c: [Run(c, s, args.work_dir, args.cfg_options) for s in args.seeds]
+                for c in args.configs}
+    except (ValueError, OSError) as e:
+        fail(e)
     if not args.report_only:
-        for n, (config, seed) in enumerate(todo, 1):
-            run_dir = osp.join(args.work_dir, run_name(config), f'seed{seed}')
-            if osp.exists(osp.join(run_dir, 'metrics.json')):
-                print(f'[{n}/{len(todo)}] {run_name(config)} seed {seed}: done, skipped',
-                      flush=True)
-                continue
-            os.makedirs(run_dir, exist_ok=True)
-            print(f'[{n}/{len(todo)}] {run_name(config)} seed {seed}: training and testing '
-                  f'(log: {run_dir}/run.log)', flush=True)
-            t0 = time.time()
-            cmd = [sys.executable, osp.abspath(__file__), '--run', config, str(seed), run_dir]
-            if args.cfg_options:
-                cmd += ['--cfg-options'] + args.cfg_options
-            with open(osp.join(run_dir, 'run.log'), 'a') as log:
-                rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
-            if rc != 0:
-                sys.exit(f'error: {run_name(config)} seed {seed} failed (exit {rc}); see '
-                         f'{run_dir}/run.log. Finished runs are kept: run the command again to '
-                         'go on.')
-            print(f'    {(time.time() - t0) / 60:.1f} min', flush=True)
-    runs = load_runs(args.configs, args.seeds, args.work_dir)
-    if not runs:
-        sys.exit(f'error: no finished run under {args.work_dir}')
-    summary = summarise(args.configs, args.seeds, runs)
+        run_all([r for rs in runs.values() for r in rs], args.cfg_options, args.jobs)
+    summary = summarise(args.configs, runs)
+    if not summary:
+        fail(f'no finished run of these configs under {args.work_dir} (with these seeds and '
+             'options)')
     command = 'python tools/ablate.py ' + ' '.join(
         args.configs + ['--seeds'] + [str(s) for s in args.seeds] + ['--work-dir', args.work_dir]
         + (['--cfg-options'] + args.cfg_options if args.cfg_options else []))
-    from mmdet_lvis_fed.io import atomic_write_text
-    md = markdown(summary, args.configs, command)
-    atomic_write_text(md, osp.join(args.work_dir, 'ablation.md'))
-    plot(summary, args.configs, osp.join(args.work_dir, 'ablation.png'))
+    md = markdown(summary, args.configs, runs, command)
+    try:
+        atomic_write_text(md, osp.join(args.work_dir, 'ablation.md'))
+        plot(summary, args.configs, runs, osp.join(args.work_dir, 'ablation.png'))
+    except OSError as e:
+        fail(f'{args.work_dir}: cannot write the report ({e.strerror or e})')
     print(md)
     print(f'written: {args.work_dir}/ablation.md, {args.work_dir}/ablation.png')
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Write the embedded demo dataset: rendered shapes in LVIS v1 format, long-tailed and federated.
+"""Write the embedded data sets: rendered shapes in LVIS v1 format, long-tailed and federated.
 
     python tools/make_demo_data.py [--out data/demo] [--train-images 600] [--val-images 400]
+    python tools/make_demo_data.py --set study [--out data/study]
 
 Seeded and deterministic. Layout, like a real LVIS download:
 
@@ -17,6 +18,21 @@ enough test instances (>= 20 with the defaults) while the rare ones stay rare in
 image lists verified-absent categories in
 `neg_category_ids`; on some images an instance is deliberately left unannotated and its category
 is listed in `not_exhaustive_category_ids`.
+
+`--set study` writes the data of the seed report's two experiments (configs/demo/study/), 128 x 128:
+
+    data/study/annotations/lvis_v1_train.json, lvis_v1_val.json    the LVIS-like categories
+    data/study/annotations/base_train.json, base_val.json          the base set
+    data/study/{train,val,base_train,base_val}2017/*.jpg
+
+* 17 LVIS-like categories (`STUDY`), each annotated on a fixed number of training images:
+  Experiment 1's two frequent, two common and two rare; three more rare ones (Baseline++); two
+  very frequent ones drawn into their own 450 images, about 10x Experiment 1's (Baseline+++); and
+  six categories of small objects, 2.5-6 px in radius (Experiment 2). Frequency groups follow
+  LVIS's rule scaled to these counts (f > 20 images, c 4-20, r 1-3: `study_frequency`).
+* the base set, the stand-in for COCO 2017: 16 other categories (yellow and teal shapes) on 800
+  training images, exhaustively annotated (every absent category is verified negative), for the
+  detector the experiments start from.
 """
 import argparse
 import os
@@ -107,10 +123,17 @@ def render(rng, cats, weights, size):
         for _ in range(1 + rng.poisson(0.9)):
             kind = rng.uniform()
             r = (rng.uniform(4, 9) if kind < 0.3 else rng.uniform(9, 24) if kind < 0.8
-                 else rng.uniform(24, size * 0.33))
+                 else rng.uniform(24, max(24.0, size * 0.33)))
             cx, cy = rng.uniform(r * 0.6, size - r * 0.6, 2)
             objects.append((int(k), shape_mask(cats[k]['shape'], cx, cy, r,
                                                rng.uniform(0, 360), size)))
+    return compose(rng, img, objects, cats, size)
+
+
+def compose(rng, img, objects, cats, size, colours=None):
+    """Paint (category index, mask) objects back to front; the annotated instances are the
+    visible parts (an object mostly hidden is not annotated, as in COCO)."""
+    colours = colours or COLOURS
     covered = np.zeros((size, size), np.uint8)
     visible = []
     for k, m in reversed(objects):            # the last drawn is on top
@@ -119,7 +142,7 @@ def render(rng, cats, weights, size):
         visible.append((k, m, vis))
     visible.reverse()
     for k, m, _ in visible:
-        colour = np.array(COLOURS[cats[k]['colour']], np.float32) + rng.normal(0, 12, 3)
+        colour = np.array(colours[cats[k]['colour']], np.float32) + rng.normal(0, 12, 3)
         img[m.astype(bool)] = colour + rng.normal(0, 6, (int(m.sum()), 3))
     instances = []
     for k, m, vis in visible:
@@ -137,41 +160,54 @@ def render(rng, cats, weights, size):
     return np.clip(img, 0, 255).astype(np.uint8), instances
 
 
+def federate(rng, instances, n_cats, exhaustive=False):
+    """An image's federated lists: a few categories verified absent (every absent one when the
+    set is `exhaustive`, as COCO is); unless exhaustive, on some images one instance of a category
+    with several is left unannotated, and that category is flagged not exhaustive. Returns (neg,
+    not_exhaustive, indices of the instances dropped)."""
+    present = sorted({inst['cat'] for inst in instances})
+    absent = [k for k in range(n_cats) if k not in present]
+    if exhaustive:
+        return absent, [], set()
+    neg = sorted(rng.choice(absent, min(len(absent), rng.integers(2, 7)), replace=False))
+    not_exhaustive = []
+    by_cat = {}
+    for j, inst in enumerate(instances):
+        by_cat.setdefault(inst['cat'], []).append(j)
+    drop = set()
+    for k, idx in by_cat.items():
+        if len(idx) >= 2 and rng.uniform() < 0.3:
+            drop.add(int(rng.choice(idx)))
+            not_exhaustive.append(k)
+    return neg, not_exhaustive, drop
+
+
 def make_split(rng, cats, weights, n_images, size, folder, first_id, root):
     os.makedirs(osp.join(root, folder), exist_ok=True)
     images, anns = [], []
     for i in range(n_images):
-        img_id = first_id + i
         img, instances = render(rng, cats, weights, size)
-        path = osp.join(root, folder, f'{img_id:012d}.jpg')
-        if not cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OSError(f'{path}: cannot write the image (is the folder writable?)')
-        present = sorted({inst['cat'] for inst in instances})
-        # Federated lists: a few categories verified absent; on some images one instance of a
-        # category with several is left unannotated, and that category is flagged.
-        absent = [k for k in range(len(cats)) if k not in present]
-        neg = sorted(rng.choice(absent, min(len(absent), rng.integers(2, 7)), replace=False))
-        not_exhaustive = []
-        by_cat = {}
-        for j, inst in enumerate(instances):
-            by_cat.setdefault(inst['cat'], []).append(j)
-        drop = set()
-        for k, idx in by_cat.items():
-            if len(idx) >= 2 and rng.uniform() < 0.3:
-                drop.add(int(rng.choice(idx)))
-                not_exhaustive.append(k)
-        for j, inst in enumerate(instances):
-            if j in drop:
-                continue
+        record(rng, img, instances, cats, first_id + i, folder, root, images, anns)
+    return images, anns
+
+
+def record(rng, img, instances, cats, img_id, folder, root, images, anns, exhaustive=False):
+    """Write the image; append its LVIS image record and its annotations."""
+    path = osp.join(root, folder, f'{img_id:012d}.jpg')
+    if not cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        raise OSError(f'{path}: cannot write the image (is the folder writable?)')
+    neg, not_exhaustive, drop = federate(rng, instances, len(cats), exhaustive)
+    for j, inst in enumerate(instances):
+        if j not in drop:
             anns.append(dict(id=0, image_id=img_id, category_id=cats[inst['cat']]['id'],
                              bbox=inst['bbox'], area=inst['area'],
                              segmentation=inst['segmentation']))
-        images.append(dict(
-            id=img_id, width=size, height=size, license=1, date_captured='2026-01-01 00:00:00',
-            coco_url=f'http://images.cocodataset.org/{folder}/{img_id:012d}.jpg',
-            flickr_url='', neg_category_ids=[cats[k]['id'] for k in neg],
-            not_exhaustive_category_ids=sorted(cats[k]['id'] for k in not_exhaustive)))
-    return images, anns
+    h, w = img.shape[:2]
+    images.append(dict(
+        id=img_id, width=w, height=h, license=1, date_captured='2026-01-01 00:00:00',
+        coco_url=f'http://images.cocodataset.org/{folder}/{img_id:012d}.jpg',
+        flickr_url='', neg_category_ids=[cats[k]['id'] for k in neg],
+        not_exhaustive_category_ids=sorted(cats[k]['id'] for k in not_exhaustive)))
 
 
 def frequency(image_count):
@@ -193,15 +229,25 @@ def count(minimum):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', default='data/demo', help='output folder (default data/demo)')
-    p.add_argument('--train-images', type=count(1), default=600, help='default 600')
-    p.add_argument('--val-images', type=count(1), default=400, help='default 400')
-    p.add_argument('--size', type=count(64), default=160,
-                   help='image side in pixels, at least 64 (default 160)')
+    p.add_argument('--set', choices=('demo', 'study'), default='demo',
+                   help="'demo' (default): the demo data; 'study': the seed report's study "
+                        '(LVIS-like categories and a base set to pretrain on)')
+    p.add_argument('--out', help='output folder (default data/demo, or data/study)')
+    p.add_argument('--train-images', type=count(1), default=600, help='demo: default 600')
+    p.add_argument('--val-images', type=count(1), default=None,
+                   help='test images (the val file): default 400 (demo), 200 (study)')
+    p.add_argument('--base-images', type=count(8), default=800,
+                   help='study: training images of the base set (default 800)')
+    p.add_argument('--size', type=count(64), default=None,
+                   help='image side in pixels, at least 64 (default 160 demo, 128 study)')
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
+    study = args.set == 'study'
+    args.out = args.out or ('data/study' if study else 'data/demo')
+    args.val_images = args.val_images or (200 if study else 400)
+    args.size = args.size or (128 if study else 160)
     try:
-        write_demo(args)
+        (write_study if study else write_demo)(args)
     except OSError as e:
         fail(f'{e.filename + ": " if getattr(e, "filename", None) else ""}{e.strerror or e}')
 
@@ -220,6 +266,12 @@ def write_demo(args):
                                       ('val', 'val2017', args.val_images, 1_000_001, uniform)):
         splits[name] = make_split(rng, cats, w, n, args.size, folder, first, args.out)
         print(f'{name}: {n} images rendered under {osp.join(args.out, folder)}', flush=True)
+    write_files(args.out, splits, cats, frequency, 'lvis_v1_{}.json', 'mmdet-lvis-fed demo data')
+
+
+def write_files(out, splits, cats, frequency_of, file_name, description):
+    """The annotation files of one data set: categories with LVIS's image_count (counted on the
+    train split) and frequency group, annotation ids numbered across the splits."""
     # LVIS defines frequency by the number of train images a category is annotated in.
     train_imgs, train_anns = splits['train']
     counts = {c['id']: set() for c in cats}
@@ -230,20 +282,137 @@ def write_demo(args):
     out_cats = [{'id': c['id'], 'name': c['name'], 'synset': c['synset'],
                  'synonyms': c['synonyms'], 'def': c['def'],
                  'image_count': len(counts[c['id']]), 'instance_count': inst[c['id']],
-                 'frequency': frequency(len(counts[c['id']]))} for c in cats]
+                 'frequency': frequency_of(len(counts[c['id']]))} for c in cats]
     next_id = 1
     for name, (images, anns) in splits.items():
         for a in anns:
             a['id'] = next_id
             next_id += 1
-        path = osp.join(args.out, 'annotations', f'lvis_v1_{name}.json')
-        atomic_write_json(dict(info=dict(description='mmdet-lvis-fed demo data', version='1.0'),
+        path = osp.join(out, 'annotations', file_name.format(name))
+        # As in LVIS, both files carry the train file's image counts; info says what they were
+        # counted on (mmdet_lvis_fed/datasets/frequency.py).
+        info = dict(description=description, version='1.0', image_count_images=len(train_imgs))
+        atomic_write_json(dict(info=info,
                                licenses=[dict(id=1, name='CC BY 4.0', url='')], images=images,
                                annotations=anns, categories=out_cats), path)
-        print(f'{name}: {len(anns)} annotations -> {path}')
+        print(f'{name}: {len(images)} images, {len(anns)} annotations -> {path}')
     groups = {f: [c['name'] for c in out_cats if c['frequency'] == f] for f in 'fcr'}
     for f, names in groups.items():
         print(f'  {f}: {len(names)} categories')
+    return out_cats
+
+
+# --- the seed report's study (--set study) ----------------------------------------------------
+# Colours of the study's categories (BGR), none shared with the demo's.
+STUDY_COLOURS = {'yellow': (20, 220, 230), 'teal': (150, 150, 20), 'orange': (20, 130, 250),
+                 'purple': (170, 50, 130), 'cyan': (230, 210, 40), 'pink': (180, 120, 250)}
+# The LVIS-like categories: (name, training images, object size). Experiment 1 takes two
+# frequent, two common and two rare; Baseline++ adds three rare; Baseline+++ adds two very
+# frequent ones that bring about 10x the training images; Experiment 2 has small objects only.
+STUDY = (
+    ('orange_circle', 30, 'normal'), ('orange_square', 30, 'normal'),         # Exp. 1: f
+    ('orange_triangle', 8, 'normal'), ('orange_star', 8, 'normal'),           # c
+    ('orange_cross', 2, 'normal'), ('orange_ring', 2, 'normal'),              # r
+    ('purple_diamond', 2, 'normal'), ('purple_hexagon', 3, 'normal'),         # Baseline++: r
+    ('purple_star', 1, 'normal'),
+    ('cyan_square', 300, 'normal'), ('cyan_triangle', 300, 'normal'),         # Baseline+++: f
+    ('pink_circle', 30, 'small'), ('pink_square', 30, 'small'),               # Exp. 2: f
+    ('pink_triangle', 8, 'small'), ('pink_star', 8, 'small'),                 # c
+    ('pink_cross', 2, 'small'), ('pink_diamond', 2, 'small'),                 # r
+)
+# Categories that share images: each group is drawn into its own pool of training images, so the
+# very frequent ones do not bring Experiment 1's categories more images.
+STUDY_POOLS = ((('orange', 'purple'), 60), (('cyan',), 450), (('pink',), 55))
+# The base set, the stand-in for COCO 2017: other colours, every shape, exhaustively annotated.
+BASE_COLOURS = ('yellow', 'teal')
+RADIUS = {'normal': (6.0, 26.0), 'small': (2.5, 6.0)}
+
+
+def study_frequency(image_count):
+    """LVIS's groups (f > 100 images, c 11-100, r 1-10) scaled to the study's train file, whose
+    categories have about 1/4 of the images: f > 20, c 4-20, r 1-3."""
+    return 'f' if image_count > 20 else 'c' if image_count > 3 else 'r'
+
+
+def named_categories(names, first_id):
+    out = []
+    for i, name in enumerate(names):
+        colour, shape = name.split('_')
+        out.append({'id': first_id + i, 'name': name, 'synset': f'{name}.n.01',
+                    'synonyms': [name], 'def': f'a {colour} {shape}', 'colour': colour,
+                    'shape': shape})
+    return out
+
+
+def render_objects(rng, cats, chosen, sizes, size):
+    """One image holding the categories `chosen` (1-3 instances each, radii by size class)."""
+    img = background(rng, size)
+    objects = []
+    for k in chosen:
+        lo, hi = RADIUS[sizes[k]]
+        for _ in range(1 + rng.poisson(0.7)):
+            r = rng.uniform(lo, min(hi, size * 0.3))
+            cx, cy = rng.uniform(r * 0.6, size - r * 0.6, 2)
+            objects.append((int(k), shape_mask(cats[k]['shape'], cx, cy, r,
+                                               rng.uniform(0, 360), size)))
+    return compose(rng, img, objects, cats, size, STUDY_COLOURS)
+
+
+def quota_plan(rng, cats, quota):
+    """Images as lists of category indices such that category k is annotated on quota[k] images
+    of its pool (images left without a category are not written)."""
+    plan = []
+    for colours, pool_size in STUDY_POOLS:
+        members = [k for k, c in enumerate(cats) if c['colour'] in colours and quota.get(k)]
+        images = [[] for _ in range(pool_size)]
+        for k in members:
+            for i in rng.choice(pool_size, quota[k], replace=False):
+                images[i].append(k)
+        plan += [sorted(ks) for ks in images if ks]
+    return plan
+
+
+def study_split(rng, cats, plan, sizes, size, folder, first_id, root, exhaustive):
+    os.makedirs(osp.join(root, folder), exist_ok=True)
+    images, anns = [], []
+    for i, chosen in enumerate(plan):
+        img, instances = render_objects(rng, cats, chosen, sizes, size)
+        # An object can be hidden behind another; keep the planned counts honest by redrawing.
+        while {inst['cat'] for inst in instances} != set(chosen):
+            img, instances = render_objects(rng, cats, chosen, sizes, size)
+        record(rng, img, instances, cats, first_id + i, folder, root, images, anns, exhaustive)
+    return images, anns
+
+
+def write_study(args):
+    """The study's two data sets: the LVIS-like categories (STUDY) and the base set to pretrain on."""
+    rng = np.random.default_rng(args.seed)
+    size = args.size
+    os.makedirs(osp.join(args.out, 'annotations'), exist_ok=True)
+    cats = named_categories([n for n, _, _ in STUDY], 1)
+    sizes = {k: s for k, (_, _, s) in enumerate(STUDY)}
+    train_plan = quota_plan(rng, cats, {k: n for k, (_, n, _) in enumerate(STUDY)})
+    # Test images draw 1-3 categories uniformly, so that every category has test instances.
+    test_plan = [sorted(rng.choice(len(cats), 1 + rng.integers(0, 3), replace=False).tolist())
+                 for _ in range(args.val_images)]
+    splits = dict(train=study_split(rng, cats, train_plan, sizes, size, 'train2017', 1,
+                                    args.out, False),
+                  val=study_split(rng, cats, test_plan, sizes, size, 'val2017', 1_000_001,
+                                  args.out, False))
+    print('LVIS-like study categories:')
+    write_files(args.out, splits, cats, study_frequency, 'lvis_v1_{}.json',
+                'mmdet-lvis-fed study data (LVIS-like)')
+    base = named_categories([f'{c}_{s}' for c in BASE_COLOURS for s in SHAPES], 1)
+    base_sizes = {k: 'normal' for k in range(len(base))}
+    base_plans = {name: [sorted(rng.choice(len(base), 1 + rng.integers(0, 3),
+                                           replace=False).tolist()) for _ in range(n)]
+                  for name, n in (('train', args.base_images), ('val', args.base_images // 8))}
+    splits = {name: study_split(rng, base, plan, base_sizes, size, f'base_{name}2017', first,
+                                args.out, True)
+              for (name, plan), first in zip(base_plans.items(), (2_000_001, 3_000_001))}
+    print('base set (the stand-in for COCO: exhaustively annotated):')
+    write_files(args.out, splits, base, frequency, 'base_{}.json',
+                'mmdet-lvis-fed study base set (COCO stand-in)')
 
 
 if __name__ == '__main__':

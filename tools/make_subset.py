@@ -12,9 +12,15 @@ Each output keeps the LVIS format (so LVISFedDataset and tools/lvis_eval.py read
 chosen categories, their annotations, and the images where one of them is positive or verified
 negative (federated lists restricted to the chosen categories). A summary table (frequency per
 category; positive images, negative images and instances per split) is printed and saved as
-summary.txt and summary.json. The set is written into a temporary folder beside --out-dir and put
-in place at once: a failure or a kill leaves the previous set or the new one, never a mix, and the
-next run removes what a killed run left. Bad input ends in one line, `error: FILE: ...`, exit 2.
+summary.txt and summary.json, with the `classes = (...)` line to paste into a config (the way to
+turn a --num-per-freq draw into a config that names its classes). Every output keeps the train
+file's categories (image_count, frequency) and states in info.image_count_images how many images
+those counts were made on, so class frequencies mean the same as on the full file.
+
+The set is written into a temporary folder beside --out-dir (beside its target when --out-dir is
+a symlink, which keeps pointing there) and put in place: a failure or a kill leaves the previous
+set or the new one, never a mix, and the next run cleans up what a killed run left. Bad input ends
+in one line, `error: FILE: ...`, exit 2, with nothing written.
 """
 import argparse
 import json
@@ -28,6 +34,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmdet_lvis_fed.lvis_file import LVISFile  # noqa: E402
+from mmdet_lvis_fed.datasets.frequency import COUNTED_ON_KEY, counted_on  # noqa: E402
 from mmdet_lvis_fed.datasets.subset import FederatedSubset, select_categories  # noqa: E402
 from mmdet_lvis_fed.errors import LVISFormatError  # noqa: E402
 from mmdet_lvis_fed.io import atomic_write_text, fail, umask  # noqa: E402
@@ -45,7 +52,11 @@ def parse_freq(items):
     return out
 
 
-def subset_file(lvis, subset, info):
+def subset_file(lvis, subset, info, categories, counted):
+    """One output file. `categories` are the training file's (LVIS's image_count and frequency are
+    counted on the train file, the official val file repeats them); `counted` is the number of
+    images those counts were made on, written as info.image_count_images so that f = image_count /
+    image_count_images means the same on the subset as on the full file."""
     chosen = set(subset.cat_ids)
     images = []
     for im in subset.images:
@@ -53,11 +64,18 @@ def subset_file(lvis, subset, info):
         for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
             im[key] = [c for c in im.get(key, ()) if c in chosen]
         images.append(im)
-    by_id = {c['id']: c for c in lvis.categories}
-    return dict(info=dict(lvis.data.get('info') or {}, subset=info),
+    by_id = {c['id']: c for c in categories}
+    return dict(info=dict(lvis.data.get('info') or {}, subset=info, **{COUNTED_ON_KEY: counted}),
                 licenses=lvis.data.get('licenses', []), images=images,
                 annotations=subset.annotations,
                 categories=[by_id[c] for c in subset.cat_ids])
+
+
+def config_lines(cats):
+    """The classes as a config states them (label order = this order): paste into a config."""
+    names = ', '.join(repr(c['name']) for c in cats)
+    return (f'# for the config (labels in this order; {len(cats)} classes):\n'
+            f'classes = ({names}{"," if len(cats) == 1 else ""})')
 
 
 def summarize(files, cats):
@@ -84,33 +102,40 @@ def summarize(files, cats):
 
 
 def _leftovers(out_dir):
-    parent, name = osp.split(osp.abspath(out_dir))
-    return [osp.join(parent, n) for n in os.listdir(parent) if n.startswith(f'.{name}.tmp-')
-            or n.startswith(f'.{name}.old-')] if osp.isdir(parent) else []
+    parent, name = osp.split(out_dir)
+    if not osp.isdir(parent):
+        return [], []
+    names = os.listdir(parent)
+    return ([osp.join(parent, n) for n in names if n.startswith(f'.{name}.tmp-')],
+            [osp.join(parent, n) for n in names if n.startswith(f'.{name}.old-')])
 
 
-def _exchange(a, b):
-    """Swap two paths in one step where Linux allows it (renameat2 RENAME_EXCHANGE)."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.renameat2(-100, a.encode(), -100, b.encode(), 2) == 0   # AT_FDCWD
-    except (AttributeError, OSError):
-        return False
+def _recover(out_dir):
+    """Undo what a killed run left: its temporary folder goes; a previous set that it had moved
+    aside but not yet replaced comes back."""
+    tmps, olds = _leftovers(out_dir)
+    for path in tmps:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in sorted(olds):
+        if not osp.exists(out_dir):
+            os.rename(path, out_dir)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_all(outputs, out_dir):
-    """Write the whole set into a temporary folder beside `out_dir`, then put it in place at once.
+    """Write the whole set into a temporary folder beside `out_dir`, then put it in place.
 
-    A kill at any moment leaves either the old set or the new one in `out_dir`, never a mix; the
-    next run removes the temporary folders a killed run left. `out_dir` may hold only this tool's
-    files (nothing else is moved away with the old set).
+    The old set is moved aside, the new one renamed in, the old one removed: a kill leaves either
+    set in place, or the old one moved aside, which the next run puts back before anything else.
+    Never a mix. A symlink `out_dir` keeps pointing where it did: the set is written into its
+    target. `out_dir` may hold only this tool's files (nothing else is moved away with the old
+    set). Returns the folder written.
     """
-    out_dir = osp.abspath(out_dir)
-    for path in _leftovers(out_dir):
-        shutil.rmtree(path, ignore_errors=True)
+    out_dir = osp.realpath(out_dir)
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise OSError(f'{out_dir}: exists and is not a folder')
+    _recover(out_dir)
     if osp.isdir(out_dir):
         other = sorted(set(os.listdir(out_dir)) - set(outputs))
         if other:
@@ -126,8 +151,6 @@ def write_all(outputs, out_dir):
                               osp.join(tmp, fname))
         if not osp.isdir(out_dir):
             os.rename(tmp, out_dir)
-        elif _exchange(tmp, out_dir):
-            shutil.rmtree(tmp)                         # now the old set
         else:
             old = tmp.replace('.tmp-', '.old-')
             os.rename(out_dir, old)
@@ -136,6 +159,7 @@ def write_all(outputs, out_dir):
     finally:
         if osp.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
 
 
 def main(argv=None):
@@ -171,10 +195,13 @@ def main(argv=None):
                     val_fraction=args.val_fraction, split_seed=args.split_seed,
                     train_ann=osp.basename(args.train_ann), val_ann=osp.basename(args.val_ann))
         files = {}
+        counted = counted_on(train.data.get('info'), len(train.images))
         for split in ('train', 'val'):
             sub = FederatedSubset(train, cats, args.not_exhaustive, split, args.val_fraction,
                                   args.split_seed)
-            files[split] = subset_file(train, sub, dict(info, split=split))
+            files[split] = subset_file(train, sub, dict(info, split=split), train.categories,
+                                       counted)
+        train_categories = train.categories
         del train
         val = LVISFile.read(args.val_ann)
         by_id = {c['id']: c for c in val.categories}
@@ -182,7 +209,7 @@ def main(argv=None):
         if missing:
             raise LVISFormatError(f'{args.val_ann}: field "categories" has no {missing}')
         sub = FederatedSubset(val, [by_id[c['id']] for c in cats], args.not_exhaustive)
-        files['test'] = subset_file(val, sub, dict(info, split='test'))
+        files['test'] = subset_file(val, sub, dict(info, split='test'), train_categories, counted)
     except ValueError as e:            # LVISFormatError included
         fail(e)
     empty = [s for s in SPLITS if not files[s]['images'] and not (s == 'val'
@@ -191,13 +218,17 @@ def main(argv=None):
         fail(f'the subset has no image in {", ".join(empty)}: no image has {info["classes"]} '
              'as positive or verified negative there; nothing written')
     rows, table = summarize(files, cats)
+    paste = config_lines(cats)
     try:
-        write_all({**{f'{s}.json': files[s] for s in SPLITS}, 'summary.json': rows,
-                   'summary.txt': table + '\n'}, args.out_dir)
+        written = write_all({**{f'{s}.json': files[s] for s in SPLITS}, 'summary.json': rows,
+                             'summary.txt': table + '\n' + paste + '\n'}, args.out_dir)
     except OSError as e:
         fail(f'{args.out_dir}: cannot write the subset ({e.strerror or e}); nothing written')
     print(table)
-    print(f'\nwritten to {args.out_dir}: train.json, val.json, test.json, summary.txt, '
+    print(f'\n{paste}')
+    where = args.out_dir if osp.realpath(args.out_dir) == osp.abspath(args.out_dir) else \
+        f'{args.out_dir} (-> {written})'
+    print(f'\nwritten to {where}: train.json, val.json, test.json, summary.txt, '
           f'summary.json ({time.perf_counter() - t0:.1f} s)')
     return files
 

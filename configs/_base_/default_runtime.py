@@ -1,9 +1,14 @@
-# mmdet's runtime plus the seed report's training protocol: validation loss every epoch, early
-# stopping when it has not improved for `patience` epochs, and two best checkpoints (by validation
-# loss: best_val_loss.pth; by mask AP on the validation split: best_lvis_fed_segm_AP_*.pth).
+# mmdet's runtime, plus the plugin's registration and its start-up hooks. They are default hooks
+# (a dict merged by name), so a config that replaces `custom_hooks` keeps them:
+# - NumClassesCheckHook stops a run whose heads, datasets or loaded checkpoint disagree on the
+#   classes, before the first iteration, naming both and the fix;
+# - MaskMixingCheckHook refuses Mosaic / MixUp (which leave gt_masks as they were) on mask models;
+# - ClassFrequencyHook gives the losses and heads that use class frequencies (EQL, the sampled
+#   federated loss, ECM, calibration) theirs, from the training data.
 _base_ = 'mmdet::_base_/default_runtime.py'
+custom_imports = dict(imports=['mmdet_lvis_fed.plugin'], allow_failed_imports=False)
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
-                    save_best='lvis_fed/segm_AP', rule='greater'))
-custom_hooks = [dict(type='ValidationLossHook', patience=3)]
+    num_classes_check=dict(type='NumClassesCheckHook'),
+    mask_mixing_check=dict(type='MaskMixingCheckHook'),
+    class_frequency=dict(type='ClassFrequencyHook'))

@@ -1,5 +1,5 @@
 # Mask R-CNN R50-FPN on the embedded demo data (tools/make_demo_data.py), trained from scratch on a
-# 2-core CPU. What differs from a real LVIS run, and why:
+# 2-core CPU: `make demo`. What differs from a real LVIS run, and why:
 # - no pretrained weights can be downloaded here, so the backbone starts from random init: GroupNorm
 #   everywhere (batch statistics of 4 small images are too noisy for BatchNorm, and frozen BN at
 #   random init is just a fixed affine map), no frozen stages;
@@ -8,16 +8,15 @@
 # - the RoI heads dominate CPU time (a 4-conv 256-channel mask head on every positive RoI costs
 #   ~7x the backbone at this size): 64 sampled RoIs per image (not 512), a 128-channel mask head,
 #   and at test time 300 proposals and up to 50 detections per image (LVIS allows at most 300; the
-#   demo images hold a handful of objects).
+#   demo images hold about 5 objects).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    '../_base_/datasets/lvis-fed_instance.py',
+    '../_base_/datasets/lvis-fed_demo.py',
     '../_base_/schedules/sgd_step.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmdet_lvis_fed'], allow_failed_imports=False)
 
-num_classes = 24          # every category of the demo file (classes=None: read from the file)
+num_classes = len(_base_.classes)          # the 24 demo categories the datasets name
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(
     backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
@@ -28,41 +27,11 @@ model = dict(
         mask_head=dict(norm_cfg=norm_cfg, num_classes=num_classes, conv_out_channels=128)),
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300),
                    rcnn=dict(sampler=dict(num=64))),
-    # LVIS protocol: a score threshold low enough for AP, at most 300 detections per image. The
-    # demo images hold about 5 objects: 300 proposals and 50 detections are plenty, and the RoI
-    # heads on 1,000 proposals and 100 masks per image dominated test time.
     test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=300),
                   rcnn=dict(score_thr=0.0001, max_per_img=50)))
 
-data_root = 'data/demo/'
-img_scale = (160, 160)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs', meta_keys=_base_.fed_meta_keys),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(
-    batch_size=4, num_workers=1,
-    dataset=dict(data_root=data_root, split=None, filter_cfg=dict(filter_empty_gt=True),
-                 pipeline=train_pipeline))
-# The official-style val file is the demo's test split; `make demo` tests after training, so the
-# training run itself does not validate (mmengine validates at the last epoch unless val_begin
-# lies beyond it).
-val_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, ann_file='annotations/lvis_v1_val.json', split=None,
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
+# `make demo` tests after training, so the training run itself does not validate (mmengine
+# validates at the last epoch unless val_begin lies beyond it).
 max_epochs = 4
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
 param_scheduler = [

@@ -1,4 +1,12 @@
-# Experiment 1, Baseline+++: Baseline+ with two more frequent categories.
+# Experiment 1, Baseline+++: Baseline+ with two more frequent categories (about 10x the
+# training images).
 _base_ = './mask-rcnn_r50_fpn_coco-transfer_640x480-b10_exp1-6cat_lvis-v1.py'
 
 classes = _base_.classes + ('tennis_racket', 'skateboard')
+num_classes = len(classes)
+metainfo = dict(classes=classes)
+train_dataloader = dict(dataset=dict(metainfo=metainfo))
+val_dataloader = dict(dataset=dict(metainfo=metainfo))
+test_dataloader = dict(dataset=dict(metainfo=metainfo))
+model = dict(roi_head=dict(bbox_head=dict(num_classes=num_classes),
+                           mask_head=dict(num_classes=num_classes)))

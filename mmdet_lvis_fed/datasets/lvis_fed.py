@@ -1,5 +1,6 @@
 """`LVISFedDataset`: a federated LVIS category subset as an mmdet dataset."""
 import os.path as osp
+import pickle
 from typing import Dict, Optional
 
 from mmdet.datasets import CocoDataset, LVISV1Dataset
@@ -8,7 +9,16 @@ from mmengine.fileio import get_local_path
 
 from ..errors import LVISFormatError
 from ..lvis_file import LVISFile
+from .frequency import COUNTED_ON_KEY, counted_on, image_counts
 from .subset import FederatedSubset, LVISIndex, select_categories
+
+
+def _as_unpickled(value):
+    """`value` as a checkpoint gives it back. mmengine's `--resume` compares the checkpoint's
+    dataset metainfo with the dataset's by their pickled bytes: strings decoded from JSON are
+    distinct objects, the unpickler's one-letter strings (the 'r', 'c', 'f' groups) one shared
+    object, so equal values would pickle differently and warn on every resume."""
+    return pickle.loads(pickle.dumps(value))
 
 
 @DATASETS.register_module()
@@ -66,24 +76,41 @@ class LVISFedDataset(LVISV1Dataset):
         cats = select_categories(lvis.categories, classes=classes, source=source,
                                  **self.subset_cfg)
         subset = FederatedSubset(lvis, cats, **self.split_cfg)
-        num_images = len(lvis.images)
+        total = counted_on(lvis.data.get('info'), len(lvis.images))
         del lvis
         if not subset.images:
             raise LVISFormatError(
                 f'{source}: the subset is empty: no image has {[c["name"] for c in cats]} as '
                 f'positive or negative ({self.split_cfg})')
-        # image_count (categories' images in the train file) over the file's images is LVIS's
-        # frequency f: EQL and repeat-factor sampling with freq_source='file' use it.
-        self._metainfo.update(
-            classes=tuple(c['name'] for c in cats), lvis_cat_ids=tuple(subset.cat_ids),
-            frequencies=tuple(c['frequency'] for c in cats), ann_file=self.ann_file,
-            image_count=tuple(c.get('image_count') for c in cats), num_file_images=num_images)
+        # LVIS's frequency f = image_count / the images it was counted on (datasets/frequency.py):
+        # repeat-factor sampling with freq_source='file', EQL, ECM and calibration use it.
+        self._metainfo.update(_as_unpickled({
+            'classes': tuple(c['name'] for c in cats), 'lvis_cat_ids': tuple(subset.cat_ids),
+            'frequencies': tuple(c['frequency'] for c in cats), 'ann_file': self.ann_file,
+            'image_count': tuple(c.get('image_count') for c in cats), COUNTED_ON_KEY: total}))
         self._index = LVISIndex(subset)
         del subset
         data_list = CocoDataset.load_data_list(self)
         del self._index                # like CocoDataset's `del self.coco`: free the raw records
         if self.check_files:
             self._check_image_files(data_list)
+        return data_list
+
+    def filter_data(self):
+        data_list = super().filter_data()
+        if not data_list and not self.test_mode:
+            raise LVISFormatError(
+                f'{self.ann_file}: no training image is left for classes '
+                f'{list(self.metainfo["classes"])} in split {self.split_cfg["split"]!r} '
+                f'(not_exhaustive={self.split_cfg["not_exhaustive"]!r}): images where they are only '
+                'verified negative are left out of training (filter_cfg.filter_empty_gt=True); '
+                'choose classes annotated in this split')
+        # The other frequency source (freq_source='subset'): the share of this dataset's images,
+        # as filtered, that hold each class. Kept in the metainfo, hence in every checkpoint.
+        labels = [[inst['bbox_label'] for inst in d['instances']] for d in data_list]
+        counts = image_counts(labels, len(self._metainfo['classes']))
+        self._metainfo.update(subset_image_count=tuple(int(c) for c in counts),
+                              subset_num_images=len(data_list))
         return data_list
 
     def COCOAPI(self, local_path):  # noqa: N802 (the attribute name CocoDataset reads)

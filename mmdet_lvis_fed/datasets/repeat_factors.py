@@ -15,13 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-
-def category_frequency(image_labels: Sequence[Sequence[int]], num_classes: int) -> np.ndarray:
-    """f(c): the share of images whose labels contain c."""
-    count = np.zeros(num_classes, np.float64)
-    for labels in image_labels:
-        count[np.unique(np.asarray(labels, np.int64))] += 1
-    return count / max(len(image_labels), 1)
+from .frequency import category_frequency
 
 
 def repeat_factors(image_labels: Sequence[Sequence[int]], repeat_thr: float,
@@ -35,8 +29,8 @@ def repeat_factors(image_labels: Sequence[Sequence[int]], repeat_thr: float,
         cat_freq: f(c) per label; counted over `image_labels` when None.
         num_classes: K (defaults to the largest label + 1, or len(cat_freq)).
     """
-    if repeat_thr <= 0:
-        raise ValueError(f'repeat_thr must be > 0, not {repeat_thr}')
+    if not (isinstance(repeat_thr, (int, float)) and np.isfinite(repeat_thr) and repeat_thr > 0):
+        raise ValueError(f'repeat_thr must be a finite number > 0, not {repeat_thr!r}')
     if cat_freq is None:
         k = num_classes if num_classes is not None else 1 + max(
             (int(max(x)) for x in image_labels if len(x)), default=-1)

@@ -4,13 +4,16 @@ from typing import Iterator, Optional
 
 import numpy as np
 from mmengine.dist import get_dist_info, sync_random_seed
+from mmengine.logging import print_log
 from torch.utils.data import Sampler
 
 from mmdet.registry import DATA_SAMPLERS
 
+from .frequency import FREQ_SOURCES, class_frequency
 from .repeat_factors import draw_copies, repeat_factors
 
-FREQ_SOURCES = ('subset', 'file')
+# An epoch this many times the dataset is almost always a threshold on the wrong scale.
+GROWTH_WARNING = 10
 
 
 def _labelled(dataset):
@@ -41,8 +44,9 @@ class RepeatFactorSampler(Sampler):
         seed (int, optional): defaults to a seed shared by all ranks.
         shuffle (bool): shuffle each epoch's list. Defaults to True.
         freq_source (str): 'subset' counts f(c) over this dataset's images (the categories of
-            their parsed instances); 'file' takes the annotation file's ``image_count`` divided by
-            its number of images (LVIS's own f). Defaults to 'subset'.
+            their parsed instances); 'file' takes LVIS's own f, the annotation file's
+            ``image_count`` over the images it was counted on (see datasets/frequency.py), the same
+            on the full file and on a subset file. Defaults to 'subset'.
     """
 
     def __init__(self, dataset, repeat_thr: float, seed: Optional[int] = None,
@@ -56,19 +60,17 @@ class RepeatFactorSampler(Sampler):
         labelled = _labelled(dataset)
         image_labels = [labelled.get_cat_ids(i) for i in range(len(dataset))]
         meta = labelled.metainfo
-        num_classes = len(meta['classes'])
-        freq = None
-        if freq_source == 'file':
-            count, total = meta.get('image_count'), meta.get('num_file_images')
-            if not count or total is None or any(c is None for c in count):
-                raise ValueError("freq_source='file' needs the annotation file's image_count per "
-                                 'category (LVIS v0.5 and v1 files have it); this dataset has '
-                                 f'image_count={count}, num_file_images={total}')
-            freq = np.asarray(count, np.float64) / float(total)
-        self.repeat_factors = repeat_factors(image_labels, repeat_thr, freq, num_classes)
+        freq = class_frequency(meta, 'file') if freq_source == 'file' else None
+        self.repeat_factors = repeat_factors(image_labels, repeat_thr, freq, len(meta['classes']))
         self.epoch = 0
         self.total = int(round(float(self.repeat_factors.sum())))
         self.num_samples = math.ceil(self.total / self.world_size)
+        if self.total > GROWTH_WARNING * len(dataset):
+            print_log(f'RepeatFactorSampler(repeat_thr={repeat_thr}, freq_source={freq_source!r}): '
+                      f'an epoch holds {self.total} samples, {self.total / len(dataset):.1f}x the '
+                      f'{len(dataset)} images of the dataset; is the threshold on the scale of '
+                      'the frequencies? (see mmdet_lvis_fed/datasets/repeat_factors.py)',
+                      logger='current', level=30)
 
     def draw(self, epoch: int) -> np.ndarray:
         """Copies of each index for `epoch` (before the list is cut to the fixed length)."""

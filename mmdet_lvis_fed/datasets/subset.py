@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import LVISFormatError
+from ..lvis_file import categories_named
 
 FREQ_ORDER = ('f', 'c', 'r')
 NOT_EXHAUSTIVE_POLICIES = ('exclude', 'keep')
@@ -42,14 +43,7 @@ def select_categories(categories: Sequence[dict], classes: Optional[Sequence[str
         raise ValueError('give exactly one of classes=(...) and num_per_freq=dict(f=.., c=.., r=..)')
     coco = coco_synsets() if exclude_coco else set()
     if classes is not None:
-        by_name = {c['name']: c for c in categories}
-        missing = [n for n in classes if n not in by_name]
-        if missing:
-            raise LVISFormatError(f'{where}field "categories" has no category named '
-                                  f'{missing[0]!r} (of {len(missing)} unknown: {list(missing)[:5]})')
-        if len(set(classes)) != len(classes):
-            raise ValueError(f'classes lists a name twice: {list(classes)}')
-        chosen = [by_name[n] for n in classes]
+        chosen = categories_named(categories, classes, source)
         clash = [c['name'] for c in chosen if c.get('synset') in coco]
         if clash:
             raise ValueError(f'exclude_coco=True but these classes are COCO categories: {clash}')

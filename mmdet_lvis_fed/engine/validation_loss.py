@@ -14,27 +14,41 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS, TRANSFORMS
 
 
-# Random augmentation and image mixing: the validation loss is measured on the images as they are.
-RANDOM_TRANSFORMS = ('RandomFlip', 'PhotoMetricDistortion', 'CopyPaste', 'FedCopyPaste', 'Mosaic',
-                     'MixUp', 'CachedMosaic', 'CachedMixUp')
+def _random_transforms():
+    """Random augmentation and image mixing: the validation loss is measured on the images as
+    they are. Classes, so that scoped names ('mmdet.RandomFlip') and subclasses match too."""
+    from mmcv.transforms import RandomResize
+    from mmdet.datasets.transforms import (CachedMixUp, CachedMosaic, CopyPaste, MixUp, Mosaic,
+                                           PhotoMetricDistortion, RandomCrop, RandomFlip)
+    return RandomResize, (RandomFlip, PhotoMetricDistortion, CopyPaste, Mosaic, MixUp,
+                          CachedMosaic, CachedMixUp, RandomCrop)
+
+
+def _transform_class(t):
+    cls = t['type'] if isinstance(t['type'], type) else TRANSFORMS.get(t['type'])
+    if cls is None:
+        raise KeyError(f'transform type {t["type"]!r} is not registered')
+    return cls
 
 
 def unwrapped_val_dataset(ds_cfg):
     """The training dataset config as a validation one: wrappers (ClassBalancedDataset,
     MultiImageMixDataset) removed, their pipelines appended to the inner one, random augmentation
     dropped (RandomResize becomes Resize at its nominal scale), split='val'."""
+    random_resize, dropped = _random_transforms()
     outer_pipelines = []
     while 'dataset' in ds_cfg:
         outer_pipelines.insert(0, ds_cfg.get('pipeline') or [])
         ds_cfg = ds_cfg['dataset']
     pipeline = []
     for t in list(ds_cfg.get('pipeline') or []) + [t for p in outer_pipelines for t in p]:
-        if t['type'] in RANDOM_TRANSFORMS:
+        cls = _transform_class(t)
+        if issubclass(cls, dropped):
             continue
-        if t['type'] == 'RandomResize':
+        if issubclass(cls, random_resize):
             t = dict(type='Resize', scale=t['scale'], keep_ratio=t.get('keep_ratio', True))
         pipeline.append(t)
     ds_cfg = dict(ds_cfg, split='val', pipeline=pipeline)

@@ -33,16 +33,19 @@ class FederatedSigmoidLoss(nn.Module):
         bias_prob (float): prior probability that initialises the classifier bias (FedBBoxHead),
             so training starts at a small loss instead of K * ln 2 per RoI. Defaults to 0.01.
         loss_weight (float): Defaults to 1.0.
+        freq_source (str): where the class frequencies of ``unknown='sample'`` come from:
+            'file' (LVIS's image_count) or 'subset' (the training images); set by
+            ``ClassFrequencyHook``. Defaults to 'file'.
     """
     # mmdet's BBoxHead reads these: K output channels, our activation and accuracy.
     custom_cls_channels = True
     custom_activation = True
     custom_accuracy = True
-    needs_class_freq = False
 
     def __init__(self, num_classes: int, unknown: str = 'exclude',
                  num_sampled: Optional[int] = None, freq_weight_power: float = 0.5,
-                 bias_prob: float = 0.01, loss_weight: float = 1.0, use_sigmoid: bool = True):
+                 bias_prob: float = 0.01, loss_weight: float = 1.0, use_sigmoid: bool = True,
+                 freq_source: str = 'file'):
         super().__init__()
         if unknown not in UNKNOWN_POLICIES:
             raise ValueError(f'unknown must be one of {UNKNOWN_POLICIES}, not {unknown!r}')
@@ -52,16 +55,18 @@ class FederatedSigmoidLoss(nn.Module):
         self.freq_weight_power, self.bias_prob = freq_weight_power, bias_prob
         self.loss_weight = loss_weight
         self.use_sigmoid = True
+        self.freq_source = freq_source
         # Share of the training file's images that contain each class (ClassFrequencyHook).
         self.register_buffer('class_freq', torch.zeros(self.num_classes))
         self.register_buffer('class_freq_set', torch.zeros((), dtype=torch.bool))
 
-    def set_class_frequency(self, image_count, num_images):
-        count = torch.as_tensor(image_count, dtype=torch.float32)
-        if count.numel() != self.num_classes:
-            raise ValueError(f'{type(self).__name__}: {count.numel()} image counts for '
+    def set_class_frequency(self, freq):
+        """f per class (`ClassFrequencyHook`, from datasets/frequency.py)."""
+        freq = torch.as_tensor(freq, dtype=torch.float32)
+        if freq.numel() != self.num_classes:
+            raise ValueError(f'{type(self).__name__}: {freq.numel()} class frequencies for '
                              f'{self.num_classes} classes')
-        self.class_freq.copy_(count / float(num_images))
+        self.class_freq.copy_(freq)
         self.class_freq_set.fill_(True)
 
     def get_cls_channels(self, num_classes: int) -> int:
@@ -127,9 +132,10 @@ class FederatedSigmoidLoss(nn.Module):
 class EQLLoss(FederatedSigmoidLoss):
     """Equalization loss (Tan et al. 2020), as sigmoid BCE with w_ij = 1 - E_i T_lambda(f_j)(1-y_ij).
 
-    f_j is the share of the training file's images annotated with class j (its ``image_count``);
-    ``ClassFrequencyHook`` sets it before training. Under ``FedRoIHead`` + ``FedBBoxHead`` the
-    federated weights multiply in as well; alone (``unknown='include'``) it is the paper's loss.
+    f_j is the share of the training file's images annotated with class j (its ``image_count``,
+    ``freq_source='file'``); ``ClassFrequencyHook`` sets it before training. Under ``FedRoIHead``
+    + ``FedBBoxHead`` the federated weights multiply in as well; alone (``unknown='include'``) it
+    is the paper's loss.
 
     Args:
         lambda_ (float): tail threshold on f. 0.00177 is the official LVIS v1 value (about 177
@@ -138,7 +144,6 @@ class EQLLoss(FederatedSigmoidLoss):
         unknown (str): see ``FederatedSigmoidLoss``. Defaults to 'include'.
         **kwargs: ``FederatedSigmoidLoss``'s.
     """
-    needs_class_freq = True
 
     def __init__(self, num_classes: int, lambda_: float = 0.00177, unknown: str = 'include',
                  **kwargs):
@@ -147,6 +152,8 @@ class EQLLoss(FederatedSigmoidLoss):
 
     def extra_weights(self, labels):
         if not bool(self.class_freq_set):
-            raise RuntimeError('EQLLoss needs the classes\' image counts: add '
-                               "dict(type='ClassFrequencyHook') to custom_hooks")
+            raise RuntimeError('EQLLoss has no class frequencies: ClassFrequencyHook sets them before '
+                               'training (default_hooks.class_frequency in '
+                               'configs/_base_/default_runtime.py); outside a runner call '
+                               'set_class_frequency(f) first')
         return eql_weights(labels, self.num_classes, self.class_freq, self.lambda_)

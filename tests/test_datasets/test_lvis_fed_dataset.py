@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from mmdet.registry import DATASETS
-from mmdet_lvis_fed.datasets import LVISFedDataset, in_val_split
-from mmdet_lvis_fed.evaluation import LVISFormatError
+from mmdet_lvis_fed.datasets.lvis_fed import LVISFedDataset
+from mmdet_lvis_fed.datasets.subset import in_val_split
+from mmdet_lvis_fed.errors import LVISFormatError
 from tests.conftest import COCO_TO_SYNSET
 
 

@@ -8,7 +8,7 @@ import pytest
 from mmengine.dataset import ClassBalancedDataset
 
 from mmdet.registry import DATASETS, DATA_SAMPLERS
-from mmdet_lvis_fed.datasets import RepeatFactorSampler
+from mmdet_lvis_fed.datasets.samplers import RepeatFactorSampler
 
 # image id -> (category id, bbox width) of its annotations. Image 3 has none (in the subset through
 # a verified negative); image 4's only annotation is 0.5 px wide, which mmdet's parser drops, so it

@@ -4,7 +4,7 @@ import torch
 
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
-from mmdet_lvis_fed.datasets import FedCopyPaste, merge_federated_lists
+from mmdet_lvis_fed.datasets.transforms import FedCopyPaste, merge_federated_lists
 
 
 def test_merge_rules():

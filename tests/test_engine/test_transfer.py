@@ -6,7 +6,6 @@ from mmengine.config import Config
 
 from mmdet.registry import HOOKS, MODELS
 from mmdet.utils import register_all_modules
-from mmdet_lvis_fed.engine import apply_subset
 
 CFG = 'configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_640x480-b10_exp1-6cat_lvis-v1.py'
 SMALL = ('configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_small-anchors_640x480-b10_'
@@ -16,7 +15,6 @@ SMALL = ('configs/lvis_fed/mask-rcnn_r50_fpn_coco-transfer_small-anchors_640x480
 def build(cfg_path, num_classes=None, seed=0):
     register_all_modules()
     cfg = Config.fromfile(cfg_path)
-    apply_subset(cfg)                 # what LVISFedRunner does: K from the config's classes
     cfg.model.backbone.init_cfg = None
     if num_classes:
         cfg.model.roi_head.bbox_head.num_classes = num_classes
@@ -56,7 +54,7 @@ def test_transfer_loads_backbone_neck_rpn_and_reinitialises_heads(tmp_path, capl
 
 
 def test_transfer_with_roi_head_skips_only_class_specific_layers(tmp_path):
-    from mmdet_lvis_fed.engine import transfer_state_dict
+    from mmdet_lvis_fed.engine.transfer import transfer_state_dict
     _, coco = build(CFG, num_classes=80, seed=1)
     _, model = build(CFG, seed=2)
     out = transfer_state_dict(model, coco.state_dict(),
@@ -69,7 +67,7 @@ def test_transfer_with_roi_head_skips_only_class_specific_layers(tmp_path):
 
 
 def test_small_anchors_rpn_layers_do_not_transfer(tmp_path):
-    from mmdet_lvis_fed.engine import transfer_state_dict
+    from mmdet_lvis_fed.engine.transfer import transfer_state_dict
     _, coco = build(CFG, num_classes=80, seed=1)
     _, model = build(SMALL, seed=2)
     assert model.rpn_head.num_base_priors == 6

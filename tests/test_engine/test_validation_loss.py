@@ -2,12 +2,13 @@
 import os.path as osp
 
 import pytest
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmdet.utils import register_all_modules
-from mmdet_lvis_fed.engine import ValidationLossHook
+from mmdet_lvis_fed.engine.validation_loss import ValidationLossHook
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r50_fpn_gn-scratch_val-loss-stop_demo.py')
@@ -88,14 +89,20 @@ def test_validation_split_is_unwrapped_from_dataset_wrappers(demo_root, tmp_path
                                     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
                                     dict(type='RandomResize', scale=(160, 160),
                                          ratio_range=(0.5, 1.5), keep_ratio=True),
-                                    dict(type='RandomFlip', prob=0.5)])))
+                                    dict(type='mmdet.RandomFlip', prob=0.5)])))
     val = unwrapped_val_dataset(wrapped)
     assert val['type'] == 'LVISFedDataset' and val['split'] == 'val'
     assert [t['type'] for t in val['pipeline']] == ['LoadImageFromFile', 'LoadAnnotations',
                                                     'Resize', 'PackDetInputs']
     assert val['pipeline'][2] == dict(type='Resize', scale=(160, 160), keep_ratio=True)
     ds = DATASETS.build(val)
-    assert len(ds) > 0 and len(ds[0]['data_samples'].gt_instances) >= 0
+    # Each validation sample carries its image's instances, unmoved (no random transform left):
+    # boxes at 160 / 160 = scale 1 equal the annotation file's.
+    i = next(i for i in range(len(ds)) if ds.get_data_info(i)['instances'])
+    info, sample = ds.get_data_info(i), ds[i]['data_samples']
+    boxes = np.array([inst['bbox'] for inst in info['instances']], np.float32)
+    assert len(ds) > 0 and len(sample.gt_instances) == len(boxes) > 0
+    assert np.allclose(sample.gt_instances.bboxes.tensor.numpy(), boxes)
     # and the hook runs on a ClassBalancedDataset training config
     cfg.train_dataloader.dataset = dict(type='ClassBalancedDataset', oversample_thr=0.1,
                                         dataset=inner)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdet_lvis_fed.models import eql_weights, federated_class_weights, sampled_classes
+from mmdet_lvis_fed.models.class_weights import eql_weights, federated_class_weights, sampled_classes
 
 # K = 3; image 0: positive {0}, verified negative {2}; image 1: positive {1}, not exhaustive {1}.
 # RoIs: a foreground and a background RoI on each image.
@@ -59,7 +59,7 @@ def test_sampled_classes():
 
 
 def test_federated_loss_by_hand_and_gradients():
-    from mmdet_lvis_fed.models import FederatedSigmoidLoss
+    from mmdet_lvis_fed.models.federated_loss import FederatedSigmoidLoss
     loss = FederatedSigmoidLoss(num_classes=K)
     logits = torch.zeros(4, K, requires_grad=True)
     w = loss.class_weights(LABELS, ROI_IMG, POS, NEG, NE)
@@ -80,7 +80,7 @@ def test_federated_loss_by_hand_and_gradients():
 
 
 def test_eql_loss_by_hand():
-    from mmdet_lvis_fed.models import EQLLoss
+    from mmdet_lvis_fed.models.federated_loss import EQLLoss
     loss = EQLLoss(num_classes=K, lambda_=0.05)
     with pytest.raises(RuntimeError, match='ClassFrequencyHook'):
         loss(torch.zeros(3, K), torch.tensor([0, 3, 1]))

@@ -5,7 +5,7 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
-import mmdet_lvis_fed  # noqa: F401
+import mmdet_lvis_fed.plugin  # noqa: F401
 
 K = 3
 SEESAW = dict(p=0.8, q=2.0, num_classes=K, loss_weight=1.0)

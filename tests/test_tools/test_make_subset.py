@@ -6,7 +6,7 @@ import pytest
 
 from mmdet.registry import DATASETS
 from mmdet_lvis_fed.testing import synthetic as syn
-from mmdet_lvis_fed.datasets import in_val_split
+from mmdet_lvis_fed.datasets.subset import in_val_split
 
 
 def expected(data, cat_ids, split, policy='keep', frac=0.3, seed=0):

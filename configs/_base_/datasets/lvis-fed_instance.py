@@ -1,23 +1,20 @@
-# A federated LVIS subset for instance segmentation (LVISFedDataset + LVISFedMetric).
-# Real LVIS v1 layout under data_root: annotations/lvis_v1_{train,val}.json, train2017/, val2017/.
-# train and val are a deterministic 9:1 split of the official train file; the official val file is
-# the test set.
+# A federated LVIS subset for instance segmentation (LVISFedDataset + LVISFedMetric), real LVIS v1
+# layout under data_root: annotations/lvis_v1_{train,val}.json, train2017/, val2017/. train and val
+# are a deterministic 9:1 split of the official train file; the official val file is the test set.
 #
-# Choose the categories at the top level of the experiment config, where a child can change them:
-#     classes = ('coffee_maker', ...)                       (label order = this order), or
-#     subset = dict(num_per_freq=dict(f=2, c=2, r=2), seed=0, exclude_coco=True)
-# LVISFedRunner writes `classes` and `subset` into the train, val and test datasets when the run
-# starts and sets num_classes of the heads (and of the class loss) to K; a key set on one dataset
-# itself wins over `subset` (e.g. train_dataloader.dataset.not_exhaustive='keep' alone).
-custom_imports = dict(imports=['mmdet_lvis_fed'], allow_failed_imports=False)
-runner_type = 'LVISFedRunner'
-
+# The experiment config chooses the categories and says so in every dataloader and in the heads:
+#     classes = ('coffee_maker', ...)            # label order = this order
+#     metainfo = dict(classes=classes)
+#     train_dataloader = dict(dataset=dict(metainfo=metainfo))
+#     val_dataloader = dict(dataset=dict(metainfo=metainfo))
+#     test_dataloader = dict(dataset=dict(metainfo=metainfo))
+#     model = dict(roi_head=dict(bbox_head=dict(num_classes=len(classes)),
+#                                mask_head=dict(num_classes=len(classes))))
+# (without classes a dataset takes every category of its file).
 dataset_type = 'LVISFedDataset'
 data_root = 'data/lvis_v1/'
 backend_args = None
 img_scale = (1333, 800)
-classes = None            # None: every category of the file, unless subset.num_per_freq draws them
-subset = dict(not_exhaustive='exclude', split_seed=0, val_fraction=0.1)
 # PackDetInputs' default meta_keys plus the federated lists (FedRoIHead reads them). The tuple
 # replaces mmdet's default, so it is spelled out whole.
 fed_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -42,9 +39,13 @@ train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
+    # Images where the chosen categories are only verified negative have no boxes to learn from:
+    # filter_empty_gt leaves them out of training (they stay in val and test, where they decide
+    # false positives). not_exhaustive='exclude' drops images where a chosen category is not
+    # exhaustively annotated (their missing instances would be taught as background).
     dataset=dict(
         type=dataset_type, data_root=data_root, ann_file='annotations/lvis_v1_train.json',
-        data_prefix=dict(img=''), split='train',
+        split='train', val_fraction=0.1, split_seed=0, not_exhaustive='exclude',
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline, backend_args=backend_args))
 val_dataloader = dict(
@@ -52,15 +53,15 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, data_root=data_root, ann_file='annotations/lvis_v1_train.json',
-        data_prefix=dict(img=''), split='val', test_mode=True,
+        split='val', val_fraction=0.1, split_seed=0, not_exhaustive='exclude', test_mode=True,
         pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, data_root=data_root, ann_file='annotations/lvis_v1_val.json',
-        data_prefix=dict(img=''), test_mode=True,
-        pipeline=test_pipeline, backend_args=backend_args))
+        not_exhaustive='exclude', test_mode=True, pipeline=test_pipeline,
+        backend_args=backend_args))
 
 # ann_file comes from the dataset (its metainfo), so the metric always matches the split.
 val_evaluator = dict(type='LVISFedMetric', metric=['bbox', 'segm'])

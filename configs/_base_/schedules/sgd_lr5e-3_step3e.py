@@ -1,5 +1,8 @@
-# The seed report's optimiser: SGD, lr 0.005, momentum 0.9, weight decay 0.005; the learning rate
-# times 0.1 every 3 epochs. max_epochs is a ceiling: ValidationLossHook stops earlier.
+# The seed report's optimiser and protocol: SGD, lr 0.005, momentum 0.9, weight decay 0.005, the
+# learning rate x0.1 every 3 epochs; trained until the validation loss stops falling:
+# ValidationLossHook computes the training losses on the validation split every epoch (no
+# gradient, model untouched), logs val_loss, keeps best_val_loss.pth and stops after `patience`
+# epochs without improvement. max_epochs is a ceiling.
 max_epochs = 24
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
@@ -9,3 +12,4 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=0.005))
 auto_scale_lr = dict(enable=False, base_batch_size=10)
+custom_hooks = [dict(type='ValidationLossHook', patience=3)]

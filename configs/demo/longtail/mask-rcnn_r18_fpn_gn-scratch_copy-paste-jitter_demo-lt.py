@@ -1,7 +1,7 @@
 # Copy-paste (objects of one training image pasted onto another, FedCopyPaste keeping the
 # federated lists true) with scale jitter (0.5-1.5, cropped and padded back to 160 x 160) and
 # photometric distortion. Rare objects appear in new contexts and at new scales.
-_base_ = './mask-rcnn_r50_fpn_gn-scratch_baseline_demo-lt.py'
+_base_ = ['./mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py', '../../_base_/longtail.py']
 
 size = _base_.img_scale
 load_pipeline = [
@@ -14,12 +14,8 @@ load_pipeline = [
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='Pad', size=size, pad_val=dict(img=0, masks=0, seg=255)),
 ]
-mix_pipeline = [
-    dict(type='FedCopyPaste', max_num_pasted=100),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackDetInputs', meta_keys=_base_.fed_meta_keys),
-]
 train_dataloader = dict(dataset=dict(
-    _delete_=True, type='MultiImageMixDataset', pipeline=mix_pipeline,
+    _delete_=True, type='MultiImageMixDataset',
+    pipeline=_base_.copy_paste_mix_pipeline + [
+        dict(type='PackDetInputs', meta_keys=_base_.fed_meta_keys)],
     dataset=dict(_base_.train_dataloader.dataset, pipeline=load_pipeline)))

@@ -1,11 +1,10 @@
-# The long-tail ablation's baseline: the demo config (softmax cross-entropy, uniform sampling).
-# Every remedy in this folder inherits this file and says only what differs; tools/ablate.py trains
-# and tests them per seed and tabulates APr/APc/APf against this one.
+# The long-tail ablation's baseline: the demo config (softmax cross-entropy, uniform sampling)
+# with a smaller detector. Every remedy in this folder inherits this file and says only what
+# differs; tools/ablate.py trains and tests them per seed and tabulates APr/APc/APf against it.
 #
-# Scaled down so that all 9 configs x 2 seeds fit 90 minutes on a 2-core CPU (about 3x less compute
-# per iteration than the demo config): ResNet-18 instead of ResNet-50 (the file names keep r50 for
-# the detector family), 128-channel FPN, RPN and RoI heads, a 512-wide box head and a 2-conv mask
-# head, 3 epochs. Data and test protocol are the demo's.
+# Scaled down so that the whole ablation fits its time budget on a 2-core CPU (about 3x less
+# compute per iteration than the demo config): ResNet-18, 128-channel FPN, RPN and RoI heads, a
+# 512-wide box head and a 2-conv mask head, 3 epochs. Data, classes and test protocol are the demo's.
 _base_ = '../mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py'
 
 ch = 128

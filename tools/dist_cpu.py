@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Run mmdet's train.py or test.py as one process of a multi-process CPU job (gloo backend).
+
+    .venv/bin/torchrun --nproc-per-node 2 tools/dist_cpu.py train CONFIG [train.py options]
+    .venv/bin/torchrun --nproc-per-node 2 tools/dist_cpu.py test CONFIG CHECKPOINT [options]
+
+mmdet's documented launches (`tools/dist_train.sh`, `mim train --launcher pytorch`) go through
+mmengine's `init_dist`, which calls `torch.cuda.set_device` and stops on a CPU-only torch
+(`torch._C._cuda_setDevice`), and then wrap the model with `device_ids=[LOCAL_RANK]`, which
+DistributedDataParallel refuses for a CPU model. This wrapper creates the gloo process group from
+torchrun's variables first (mmengine then uses it as it is), asks for the model wrapper without
+device ids, and hands the rest of the command line to mmdet's own tool with `--launcher pytorch`.
+On GPUs use mmdet's launch lines as they are (README).
+"""
+import os.path as osp
+import runpy
+import sys
+
+WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel',
+           'model_wrapper_cfg.broadcast_buffers=False']
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ('train', 'test') or argv[0] in ('-h', '--help'):
+        print(__doc__)
+        raise SystemExit(0 if argv and argv[0] in ('-h', '--help') else 2)
+    tool, rest = argv[0], argv[1:]
+    import torch.distributed as dist
+    import mmdet
+    script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', f'{tool}.py')
+    if not osp.isfile(script):
+        print(f'error: {script}: mmdet\'s {tool}.py is not installed', file=sys.stderr)
+        raise SystemExit(2)
+    dist.init_process_group('gloo')       # MASTER_ADDR, RANK, WORLD_SIZE from torchrun
+    if '--cfg-options' in rest:
+        i = rest.index('--cfg-options') + 1
+        rest[i:i] = WRAPPER
+    else:
+        rest += ['--cfg-options'] + WRAPPER
+    sys.argv = [script] + rest + ['--launcher', 'pytorch']
+    runpy.run_path(script, run_name='__main__')
+
+
+if __name__ == '__main__':
+    main()
