@@ -11,7 +11,7 @@ MMCV    := mmcv==2.1.0
 TORCH   := torch==2.13.0
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: env demo test bench ablation clean-env
+.PHONY: env demo test bench ablation experiments clean-env
 
 env: $(STAMP)
 
@@ -44,10 +44,36 @@ demo: env data/demo/annotations/lvis_v1_val.json
 data/demo/annotations/lvis_v1_val.json: tools/make_demo_data.py
 	$(VPY) tools/make_demo_data.py --out data/demo
 
-# The long-tail ablation on the demo data: every config in configs/demo/longtail/ x 2 seeds, about
-# 90 minutes on 2 CPU cores; resumable (finished runs are skipped). Writes ablation.md and .png.
+# The long-tail ablation on the demo data: every config in configs/demo/longtail/ x 2 seeds, the
+# baseline first (the reference of the differences); resumable (finished runs with the same key are
+# reused). Writes work_dirs/ablation/ablation.md and .png.
+LT      := configs/demo/longtail
+LT_BASE := $(LT)/mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py
+JOBS_AB ?= 2
 ablation: env data/demo/annotations/lvis_v1_val.json
-	$(VPY) tools/ablate.py configs/demo/longtail/*.py --seeds 0 1 --work-dir work_dirs/ablation
+	$(VPY) tools/ablate.py $(LT_BASE) $(filter-out $(LT_BASE),$(sort $(wildcard $(LT)/*.py))) \
+	    --seeds 0 1 --work-dir work_dirs/ablation --jobs $(JOBS_AB)
+
+# The seed report's two experiments on the embedded study data (configs/demo/study/): the base-set
+# detector once, then every experiment x 2 seeds, then the report's tables and figures in
+# work_dirs/experiments/ (study.md, ap_iou_exp*.png, loss_curves.png). Resumable.
+STUDY    := configs/demo/study
+EXP_DIR  := work_dirs/experiments
+PRETRAIN := $(STUDY)/mask-rcnn_r18_fpn_gn-scratch_base-pretrain_study.py
+EXPERIMENTS := $(addprefix $(STUDY)/mask-rcnn_r18_fpn_gn_, base-backbone_exp1-6cat_study.py \
+	base-transfer_exp1-6cat_study.py base-transfer_exp1-6cat-3rare_study.py \
+	base-transfer_exp1-6cat-2freq_study.py base-transfer_exp2-small-objects_study.py \
+	base-transfer_small-anchors_exp2-small-objects_study.py)
+experiments: env data/study/annotations/lvis_v1_val.json $(EXP_DIR)/pretrain/epoch_8.pth
+	$(VPY) tools/ablate.py $(EXPERIMENTS) --seeds 0 1 --work-dir $(EXP_DIR) --jobs $(JOBS_AB)
+	$(VPY) tools/report_study.py --work-dir $(EXP_DIR) --seeds 0 1
+
+$(EXP_DIR)/pretrain/epoch_8.pth: $(PRETRAIN) data/study/annotations/lvis_v1_val.json
+	$(MIM) train mmdet $(PRETRAIN) --gpus 0 --work-dir $(EXP_DIR)/pretrain --resume
+	$(MIM) test mmdet $(PRETRAIN) --gpus 0 --work-dir $(EXP_DIR)/pretrain --checkpoint $@
+
+data/study/annotations/lvis_v1_val.json: tools/make_demo_data.py
+	$(VPY) tools/make_demo_data.py --set study --out data/study
 
 test: env
 	$(VPY) -m pytest -q tests -p no:cacheprovider

@@ -1,9 +1,21 @@
-"""What the command-line tools share (no torch, mmengine or mmdet): writing files whole or not at
-all, the one-line error, and how the process keeps its freed memory."""
+"""What the readers and the command-line tools share (no torch, mmengine or mmdet): reading a file
+whole, writing files whole or not at all, and the one-line error."""
 import json
 import os
 import os.path as osp
 import tempfile
+
+from .errors import LVISFormatError
+
+
+def read_bytes(path):
+    """The whole file at `path`, read once (so a pipe such as `<(cat res.json)` works too). The
+    one "cannot read" message of every reader."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError as e:
+        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
 
 
 def umask():
@@ -44,23 +56,3 @@ def fail(message):
     import sys
     print(f'error: {message}', file=sys.stderr)
     raise SystemExit(2)
-
-
-def keep_freed_memory():
-    """For a short batch process (a CLI run), keep freed memory instead of handing it back.
-
-    glibc serves arrays above a threshold with fresh mmaps and returns them when freed, so every
-    large temporary faults its pages in anew; on the machines here that costs more than the
-    arithmetic. Raising the mmap and trim thresholds (glibc's mallopt; elsewhere nothing happens)
-    makes the next array reuse the last one's pages: `tools/lvis_eval.py` runs ~10% faster end to
-    end, at the same peak.
-    """
-    import ctypes
-    import ctypes.util
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, (1 << 31) - 1))

@@ -14,6 +14,15 @@ LVIS_VAL_100 = osp.join(DATA, 'lvis_val_100.json')
 COCO_TO_SYNSET = osp.join(DATA, 'coco_to_synset.json')
 
 
+@pytest.fixture(autouse=True, scope='session')
+def mmdet_scope():
+    """Transforms and datasets built outside a Runner resolve mmdet's classes, as in a run (the
+    plugin registered, as a config's custom_imports does it)."""
+    import mmdet_lvis_fed.plugin  # noqa: F401
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+
+
 @pytest.fixture
 def lvis_val_100():
     return LVIS_VAL_100

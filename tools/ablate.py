@@ -5,8 +5,9 @@
                            [--cfg-options KEY=VALUE ...] [--jobs N] [--report-only]
 
 A run is identified by everything that determines its numbers: the config's path, its resolved
-content (the dumped config after --cfg-options), the seed, the options, and the bytes of the
-checkpoints it starts from (`load_from`, TransferWeightsHook). It lives in
+content (the dumped config after --cfg-options: every key the runner reads), the seed, the
+options, and the bytes of the checkpoints it starts from (`load_from`, TransferWeightsHook). It
+lives in
 
     WORK_DIR/<config path without .py>/<run key>/seed<S>/
 
@@ -48,9 +49,18 @@ sys.path.insert(0, ROOT)
 
 from mmdet_lvis_fed.io import atomic_write_json, atomic_write_text, fail  # noqa: E402
 
-GROUPS = ('AP', 'APr', 'APc', 'APf')
-TASKS = ('bbox', 'segm')
 RETEST_KEY = 'retest_of'
+GROUPS = ('AP', 'APr', 'APc', 'APf')
+# What mmengine's Runner reads from a config (Runner.from_cfg, and mmdet's tools): the run key
+# hashes these, so an unused top-level variable (a piece of configs/_base_/longtail.py that
+# this config does not pick) does not make a finished run look different.
+RUNNER_KEYS = ('model', 'data_preprocessor', 'train_dataloader', 'val_dataloader',
+               'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr',
+               'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+               'default_hooks', 'custom_hooks', 'load_from', 'resume', 'env_cfg', 'randomness',
+               'default_scope', 'custom_imports', 'model_wrapper_cfg', 'runner_type',
+               'launcher', RETEST_KEY)
+TASKS = ('bbox', 'segm')
 
 
 def parse_args(argv=None):
@@ -128,7 +138,9 @@ class Run:
         inputs = {}
         for path in start_checkpoints(cfg):
             inputs[path] = _file_hash(path) if osp.isfile(path) else 'missing'
-        ident = dict(config=self.config, content=cfg.pretty_text, options=self.options,
+        from mmengine.config import Config
+        used = Config({k: cfg[k] for k in RUNNER_KEYS if k in cfg}).pretty_text
+        ident = dict(config=self.config, content=used, options=self.options,
                      inputs=inputs, retest_of=self.source.key if self.source else None)
         self.key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
         self.inputs = inputs
@@ -172,6 +184,7 @@ def one_run(config, seed, run_dir, checkpoint, cfg_options):
         return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
     run = Run(config, seed, '', cfg_options)
+    run.dir = run_dir
     if osp.basename(osp.dirname(run_dir)) != run.key:
         raise RuntimeError(f'{config} changed since ablate.py queued this run (its key is now '
                            f'{run.key}, not {osp.basename(osp.dirname(run_dir))}): run it again')

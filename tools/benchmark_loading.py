@@ -37,7 +37,7 @@ BASELINE = {'LVISFedDataset f2/c2/r2': 'mmdet LVISV1Dataset',
 
 
 def worker(name, ann_file, val_file, out_dir):
-    import mmdet_lvis_fed  # noqa: F401
+    import mmdet_lvis_fed.plugin  # noqa: F401  (registers LVISFedDataset)
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)

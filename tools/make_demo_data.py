@@ -191,6 +191,24 @@ def make_split(rng, cats, weights, n_images, size, folder, first_id, root):
     return images, anns
 
 
+def add_missing(rng, cats, split, size, folder, first_id, root):
+    """As in LVIS, every category has a training image: a small train file (tests draw 40 images)
+    gets one more image for each category its draw left out (the default files need none)."""
+    images, anns = split
+    have = {a['category_id'] for a in anns}
+    for k, c in enumerate(cats):
+        if c['id'] in have:
+            continue
+        weights = np.ones(len(cats))
+        weights[k] = 100 * len(cats)           # category k, maybe with another one
+        weights /= weights.sum()
+        img, instances = render(rng, cats, weights, size)
+        while not any(inst['cat'] == k for inst in instances):
+            img, instances = render(rng, cats, weights, size)
+        record(rng, img, instances, cats, first_id, folder, root, images, anns)
+        first_id += 1
+
+
 def record(rng, img, instances, cats, img_id, folder, root, images, anns, exhaustive=False):
     """Write the image; append its LVIS image record and its annotations."""
     path = osp.join(root, folder, f'{img_id:012d}.jpg')
@@ -265,7 +283,10 @@ def write_demo(args):
     for name, folder, n, first, w in (('train', 'train2017', args.train_images, 1, weights),
                                       ('val', 'val2017', args.val_images, 1_000_001, uniform)):
         splits[name] = make_split(rng, cats, w, n, args.size, folder, first, args.out)
-        print(f'{name}: {n} images rendered under {osp.join(args.out, folder)}', flush=True)
+        if name == 'train':
+            add_missing(rng, cats, splits[name], args.size, folder, first + n, args.out)
+        print(f'{name}: {len(splits[name][0])} images rendered under {osp.join(args.out, folder)}',
+              flush=True)
     write_files(args.out, splits, cats, frequency, 'lvis_v1_{}.json', 'mmdet-lvis-fed demo data')
 
 

@@ -1,26 +1,62 @@
 """Plain-text tables of evaluation results (framework-free)."""
-from .federated_eval import FREQ_GROUPS
+from .params import FREQ_GROUPS
+from .summary import AP_KEYS, POOL_KEYS, recall_keys
 
-COLUMNS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
+IOU_NAMES = dict(bbox='box IoU', segm='mask IoU', boundary='Boundary IoU')
 
 
 def _fmt(v):
     return '   -  ' if v is None or v < 0 else f'{v:6.3f}'
 
 
+def table_keys(res):
+    """The summary keys a table shows: the APs, AR under the run's caps, and AP-pool if run."""
+    p = res.protocol
+    return (AP_KEYS + recall_keys(p['max_dets'], p['max_dets_per_cat'])[:1]
+            + (POOL_KEYS if p['pooled'] else ()))
+
+
+def protocol_line(res):
+    """Which protocol produced the numbers, in words."""
+    p = res.protocol
+    max_dets, per_cat = p['max_dets'], p['max_dets_per_cat']
+    challenge = (res.iou_type == 'boundary' and per_cat == 10000 and max_dets < 0
+                 and p.get('dilation_ratio') == 0.02 and not p['mask_area'])
+    plain = res.iou_type != 'boundary' and max_dets == 300 and per_cat < 0 and not p['mask_area']
+    name = ('LVIS challenge 2021 (Boundary AP, Fixed AP)' if challenge else
+            'lvis-api 0.5.3' if plain else 'custom')
+    parts = [IOU_NAMES[res.iou_type] + (f' (min of mask and boundary IoU, dilation ratio '
+                                        f'{p["dilation_ratio"]})' if res.iou_type == 'boundary'
+                                        else '')]
+    parts.append(f'at most {max_dets} detections per image' if max_dets >= 0 else
+                 'no per-image cap')
+    if per_cat >= 0:
+        parts.append(f'at most {per_cat} per category' + (
+            f' ({res.short_categories} of {len(res.cat_ids)} categories have fewer)'
+            if res.short_categories else ''))
+    if p['mask_area']:
+        parts.append('areas of the masks')
+    if p['pooled']:
+        parts.append('AP-pool over all, r, c, f')
+    return f'protocol: {name}: ' + ', '.join(parts)
+
+
 def frequency_table(results):
     """One row per iou type; groups with no evaluable category show '-' (lvis-api's -1)."""
-    head = f'{"":6}' + ''.join(f'{c:>8}' for c in COLUMNS)
-    lines = [head]
+    if not results:
+        return ''
+    keys = table_keys(results[0])
+    widths = [max(8, len(k) + 2) for k in keys]
+    lines = [protocol_line(results[0]),
+             f'{"":8}' + ''.join(f'{k:>{w}}' for k, w in zip(keys, widths))]
     for res in results:
-        lines.append(f'{res.iou_type:<6}' + ''.join(f'{_fmt(res.summary.get(c)):>8}'
-                                                      for c in COLUMNS))
-    if results:
-        counts = {f: sum(1 for k, q in enumerate(results[0].cat_freq)
-                         if q == f and results[0].num_gt[k] > 0) for f in FREQ_GROUPS}
-        lines.append('categories with ground truth: ' +
-                     ', '.join(f'{f}={counts[f]}' for f in FREQ_GROUPS) +
-                     f' of {len(results[0].cat_ids)}')
+        lines.append(f'{res.iou_type:<8}' + ''.join(f'{_fmt(res.summary.get(k)):>{w}}'
+                                                      for k, w in zip(keys, widths)))
+    counts = {f: sum(1 for k, q in enumerate(results[0].cat_freq)
+                     if q == f and results[0].num_gt[k] > 0) for f in FREQ_GROUPS}
+    lines.append('categories with ground truth: ' +
+                 ', '.join(f'{f}={counts[f]}' for f in FREQ_GROUPS) +
+                 f' of {len(results[0].cat_ids)}')
     return '\n'.join(lines)
 
 

@@ -1,15 +1,23 @@
-"""Detections into columns, from the two files a user evaluates: the LVIS results JSON (the official
-server's format) and the pickle that `mim test CONFIG --out results.pkl` writes (mmdet's
-`DumpDetResults`). The metric's own predictions go through the same converter as the pickle.
+"""The one reader of detection results: the LVIS results JSON (the official server's format), the
+pickle that `mim test CONFIG --out results.pkl` writes (mmdet's `DumpDetResults`), and the same
+records or predictions already in memory (the metric's go through the pickle's converter).
 
-The JSON is decoded by msgspec straight into typed records: it checks every type on the way (an
-`image_id` of 1.5, "1", true or null, a `bbox` of 8 numbers) at twice the speed of `json.load`,
-which builds a dict per detection that is thrown away at once. The records are decoded the same way
-when they come as Python objects (`detections_from_records`), so there is one validator.
+A file is read once, as bytes (so `<(cat res.json)` works), and unpickled only when its name ends
+in `.pkl` or `.pickle` (or the caller says so, `lvis_eval.py --pickle`): unpickling runs code, and
+a results file must not. A file named otherwise is JSON; one that starts like a pickle is refused
+unread.
+
+JSON is decoded by msgspec straight into typed records: it checks every type on the way at twice
+the speed of `json.load`, which builds a dict per detection that is thrown away at once. When that
+typed decode refuses the text, the text is decoded untyped (Python's `json` where msgspec refuses
+it: it reads the NaN and Infinity that Python writes, and words its errors with line and column)
+and every record is checked by `_record_problem`, so the message that names the record and field
+is ours, not msgspec's. Values (known ids, finite boxes, rankable scores) are checked against the
+ground truth by `detections.check_detections`.
 """
 import itertools
 import json
-import re
+import os.path as osp
 from operator import attrgetter
 from typing import Annotated, List, Optional, Sequence, Tuple
 
@@ -17,11 +25,15 @@ import msgspec
 import numpy as np
 
 from ..errors import LVISFormatError, describe, field_error, where
-from ..io import atomic_write
-from .lvis_data import Detections, RLEColumn, check_rle_counts
+from ..io import atomic_write, read_bytes
+from .detections import Detections, PredictionRecords
+from .masks import RLEColumn, check_rle_counts
 
-Id = Annotated[int, msgspec.Meta(ge=-2 ** 63, le=2 ** 63 - 1)]
-Size = Annotated[int, msgspec.Meta(gt=0, le=2 ** 31 - 1)]
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+_SIZE = (1, 2 ** 31 - 1)
+Id = Annotated[int, msgspec.Meta(ge=_INT64[0], le=_INT64[1])]
+Size = Annotated[int, msgspec.Meta(ge=_SIZE[0], le=_SIZE[1])]
+PICKLE_SUFFIXES = ('.pkl', '.pickle')
 
 
 class _RLE(msgspec.Struct, gc=False):
@@ -40,33 +52,64 @@ class _Result(msgspec.Struct, gc=False, omit_defaults=True):
 
 _RECORDS = List[_Result]
 _DECODER = msgspec.json.Decoder(_RECORDS)
-_AT = re.compile(r'^(.*?)(?: - at `\$(?:\[(\d+)\])?\.?([^`]*)`)?$', re.S)
 
 
-def read_results(path: str) -> Detections:
+def is_pickle_name(path) -> bool:
+    """Whether `path` is named as a pickle (`.pkl`, `.pickle`): the only files unpickled."""
+    return str(path).lower().endswith(PICKLE_SUFFIXES)
+
+
+def read_detections(path, label_cat_ids=None, pickle: Optional[bool] = None) -> Detections:
+    """Detections from `path`: mmdet's test dump when `pickle` is True (by default: when the
+    name ends in .pkl or .pickle), else LVIS results JSON. `label_cat_ids()` gives the category
+    id of each label 0..K-1 of a dump (called only for a dump)."""
+    if pickle is None:
+        pickle = is_pickle_name(path)
+    if pickle:
+        return read_mmdet_dump(path, label_cat_ids())
+    return read_results(path)
+
+
+def read_results(path) -> Detections:
     """An LVIS results JSON file as columns; every malformed record is an error naming it."""
-    raw = _read_bytes(path)
+    return results_from_json(read_bytes(path), str(path))
+
+
+def results_from_json(raw: bytes, source: Optional[str] = None) -> Detections:
+    """LVIS results JSON text (bytes) as columns."""
     try:
-        return _columns(_DECODER.decode(raw), path)
-    except msgspec.ValidationError as e:
-        raise _validation_error(e, path) from None
-    except msgspec.DecodeError:
+        return _columns(_DECODER.decode(raw), source)
+    except (msgspec.ValidationError, msgspec.DecodeError):
         pass
-    # Not strict JSON. Python's json takes NaN and Infinity, which lvis-api would then read:
-    # parse it that way to name the record and field, or to say where the JSON breaks.
     try:
-        records = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LVISFormatError(f'{path}: not valid JSON ({e})') from None
-    return detections_from_records(records, path)
+        records = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        try:
+            records = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise _not_json(raw, source, e) from None
+    return detections_from_records(records, source)
+
+
+def _not_json(raw, source, e):
+    if not raw.strip():
+        return LVISFormatError(f'{where(source)}empty file, not JSON results')
+    if raw[:1] == b'\x80' or (raw[:1] in b'(]}cIFSVNL' and raw.rstrip()[-1:] == b'.'):
+        # a pickle: the PROTO opcode first (protocol 2 and later), or an opcode of protocols
+        # 0 and 1 first and STOP last (JSON starts with neither)
+        return LVISFormatError(
+            f'{where(source)}this looks like a pickle, not JSON: it was not read (unpickling '
+            f'runs code). Only files named *.pkl or *.pickle are unpickled (tools/lvis_eval.py: '
+            f'or with --pickle); rename it if you made it yourself')
+    return LVISFormatError(f'{where(source)}not valid JSON ({e})')
 
 
 def write_results_json(dets: Detections, iou_type: str, path: str):
     """The LVIS results format (image_id, category_id, bbox x y w h, score [, segmentation]),
-    written whole or not at all."""
+    written whole or not at all; masks for 'segm' and 'boundary'."""
     rows = [_Result(int(i), int(c), float(s), tuple(float(v) for v in b))
             for i, c, s, b in zip(dets.image_id, dets.category_id, dets.score, dets.bbox)]
-    if iou_type == 'segm':
+    if iou_type in ('segm', 'boundary'):
         for k, row in enumerate(rows):
             rle = dets.segm[k]
             row.segmentation = _RLE(tuple(rle['size']), rle['counts'].decode())
@@ -81,7 +124,92 @@ def detections_from_records(records, source: Optional[str] = None) -> Detections
     try:
         return _columns(msgspec.convert(records, _RECORDS), source)
     except msgspec.ValidationError as e:
-        raise _validation_error(e, source) from None
+        typed_error = e
+    if not isinstance(records, list):
+        raise LVISFormatError(f'{where(source)}results must be a list of detection objects '
+                              f'(expected array, got {_json_type(records)})')
+    for i, r in enumerate(records):
+        problem = _record_problem(r)
+        if problem:
+            key, text = problem
+            if key is None:
+                raise LVISFormatError(f'{where(source)}record {i}: {text}')
+            raise field_error(source, f'record {i}', key, text)
+    # msgspec refused what our rules accept: should not happen; say what msgspec said
+    raise LVISFormatError(f'{where(source)}not in the LVIS results format ({typed_error})')
+
+
+def _json_type(v):
+    for t, name in ((bool, 'bool'), (int, 'int'), (float, 'float'), (str, 'str'),
+                    (bytes, 'bytes'), (dict, 'object'), ((list, tuple), 'array')):
+        if isinstance(v, t):
+            return name
+    return 'null' if v is None else type(v).__name__
+
+
+def _int_problem(v):
+    if type(v) is not int:
+        return f'expected int, got {_json_type(v)}'
+    if not _INT64[0] <= v <= _INT64[1]:
+        return f'{v} does not fit in 64 bits'
+    return None
+
+
+def _float_problem(v):
+    if type(v) not in (int, float):
+        return f'expected float, got {_json_type(v)}'
+    return None
+
+
+def _record_problem(r):
+    """(field or None, what is wrong) for the first problem of one results record, or None: the
+    types and shapes of the LVIS results format (values are `check_detections`'s)."""
+    if not isinstance(r, dict):
+        return None, f'expected object, got {_json_type(r)}'
+    for key, v in r.items():
+        if key in ('image_id', 'category_id'):
+            problem = _int_problem(v)
+        elif key == 'score':
+            problem = _float_problem(v)
+        elif key == 'bbox':
+            if not isinstance(v, (list, tuple)):
+                problem = f'expected array, got {_json_type(v)}'
+            elif len(v) != 4:
+                problem = 'not 4 numbers [x, y, width, height]'
+            else:
+                bad = next((k for k, x in enumerate(v) if _float_problem(x)), None)
+                if bad is not None:
+                    return f'bbox[{bad}]', _float_problem(v[bad])
+                problem = None
+        elif key == 'segmentation':
+            problem = _rle_problem(v)
+            if problem and problem[0]:
+                return f'segmentation.{problem[0]}', problem[1]
+            problem = problem and problem[1]
+        else:
+            continue                      # other fields are not read
+        if problem:
+            return key, problem
+    for key in ('image_id', 'category_id', 'score'):
+        if key not in r:
+            return key, 'missing'
+    return None
+
+
+def _rle_problem(v):
+    """(sub-field or None, problem) of a segmentation value, or None."""
+    if not isinstance(v, dict):
+        return None, (f'expected object (compressed RLE: size and counts), got {_json_type(v)}')
+    for key in ('size', 'counts'):
+        if key not in v:
+            return key, 'missing'
+    size, counts = v['size'], v['counts']
+    if not isinstance(size, (list, tuple)) or len(size) != 2 or not all(
+            type(s) is int and _SIZE[0] <= s <= _SIZE[1] for s in size):
+        return 'size', f'{describe(size)} is not [height, width] (2 positive integers)'
+    if not isinstance(counts, str):
+        return 'counts', f'expected str, got {_json_type(counts)}'
+    return None
 
 
 def _text_counts(record):
@@ -90,32 +218,6 @@ def _text_counts(record):
     if isinstance(segm, dict) and isinstance(segm.get('counts'), bytes):
         return dict(record, segmentation=dict(segm, counts=segm['counts'].decode('latin-1')))
     return record
-
-
-def _read_bytes(path):
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
-
-
-def _validation_error(e, source):
-    """msgspec's "Expected `int`, got `float` - at `$[5].image_id`" as our one-line format."""
-    m = _AT.match(str(e))
-    problem, record, path = m.group(1), m.group(2), m.group(3)
-    problem = (problem[:1].lower() + problem[1:]).replace('`', '')
-    missing = re.match(r'object missing required field (\w+)', problem)
-    if record is None:
-        return LVISFormatError(f'{where(source)}results must be a list of detection objects '
-                               f'({problem})')
-    if missing:
-        return field_error(source, f'record {record}', missing.group(1), 'missing')
-    if not path:
-        return LVISFormatError(f'{where(source)}record {record}: {problem}')
-    if problem.startswith('expected array of length 4'):
-        problem = 'not 4 numbers [x, y, width, height]'
-    return field_error(source, f'record {record}', path, problem)
 
 
 def _columns(recs: Sequence[_Result], source) -> Detections:
@@ -171,7 +273,7 @@ def _boxes_of_masks(segm, source):
     """lvis-api's box of a mask-only result: pycocotools' toBbox (after the counts are checked:
     pycocotools would read past broken ones)."""
     from pycocotools import mask as mask_utils
-    check_rle_counts(segm, source, lambda i: f'record {i}')
+    check_rle_counts(segm, source, lambda i: (f'record {i}', 'segmentation'))
     out = np.zeros((len(segm), 4))
     for lo in range(0, len(segm), 1 << 16):
         hi = min(len(segm), lo + (1 << 16))
@@ -188,19 +290,23 @@ def detections_from_predictions(preds: Sequence[dict], label_cat_ids, source: Op
 
     Each entry: ``img_id``, ``bboxes`` (n, 4) x1 y1 x2 y2, ``scores`` (n,), ``labels`` (n,) 0..K-1
     and, with `with_masks`, ``masks`` (an RLEColumn or a list of RLE dicts). Label k is category
-    ``label_cat_ids[k]``. Boxes become x y w h in float32, as mmdet's own LVIS metric writes them.
+    ``label_cat_ids[k]``. Boxes become x, y, w, h as mmdet's own LVIS metric writes them: the
+    values taken to float64 first (mmdet's `bbox.tolist()`), then w = x2 - x1 and h = y2 - y1 in
+    float64 (subtracting in float32 would round a width of 4.99999990 to 5.0 and change which
+    IoUs reach a threshold). Scores are taken to float64 as they are (mmdet's `float(score)`).
+    Messages name the entry and the detection in it.
     """
     label_cat_ids = np.asarray(label_cat_ids, np.int64)
     counts = [len(p['scores']) for p in preds]
-    labels = _cat([p['labels'] for p in preds], np.int64)
+    names = PredictionRecords(counts, [p['img_id'] for p in preds])
+    labels = _cat([np.asarray(p['labels']).reshape(-1) for p in preds], np.int64)
     bad = (labels < 0) | (labels >= len(label_cat_ids))
     if bad.any():
         k = int(np.argmax(bad))
-        rec = int(np.searchsorted(np.cumsum(counts), k, 'right'))
-        raise field_error(source, f'record {rec} (img_id {preds[rec]["img_id"]})',
-                          'pred_instances.labels', f'label {labels[k]} has no category: there '
-                          f'are {len(label_cat_ids)} classes')
-    boxes = _cat([np.asarray(p['bboxes'], np.float32).reshape(-1, 4) for p in preds], np.float32)
+        raise field_error(source, *names.name('category_id', k), f'label {labels[k]} has no '
+                          f'category: there are {len(label_cat_ids)} classes')
+    boxes = _cat([np.asarray(p['bboxes']).reshape(-1, 4) for p in preds], np.float64)
+    boxes = boxes.reshape(-1, 4)
     boxes[:, 2:] -= boxes[:, :2]
     segm = None
     if with_masks:
@@ -208,8 +314,10 @@ def detections_from_predictions(preds: Sequence[dict], label_cat_ids, source: Op
                                 else RLEColumn.from_rles(p['masks']) for p in preds)
     return Detections(
         image_id=np.repeat(np.array([p['img_id'] for p in preds], np.int64), counts),
-        category_id=label_cat_ids[labels], score=_cat([p['scores'] for p in preds], np.float64),
-        bbox=boxes.astype(np.float64), segm=segm, source=source)
+        category_id=label_cat_ids[labels],
+        score=_cat([np.asarray(p['scores']).reshape(-1) for p in preds], np.float64),
+        bbox=boxes, segm=segm, source=source, names=names,
+        images=np.unique(np.array([p['img_id'] for p in preds], np.int64)))
 
 
 def _cat(arrays, dtype):
@@ -217,34 +325,27 @@ def _cat(arrays, dtype):
     return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
 
 
-def is_pickle(path) -> bool:
-    try:
-        with open(path, 'rb') as f:
-            return f.read(1) == b'\x80'      # the PROTO opcode every pickle since protocol 2 has
-    except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
-
-
-def read_mmdet_dump(path: str, label_cat_ids) -> Detections:
+def read_mmdet_dump(path, label_cat_ids, raw: Optional[bytes] = None) -> Detections:
     """What `mim test CONFIG --out results.pkl` writes (mmdet's DumpDetResults): a list with one
     dict per image, ``img_id`` and ``pred_instances`` (``bboxes``, ``scores``, ``labels`` as
     tensors, ``masks`` as RLE). A pickle runs code when it is read: open only files you made."""
     import pickle
+    raw = read_bytes(path) if raw is None else raw
+    if not raw:
+        raise LVISFormatError(f'{path}: empty file, not a pickle of mmdet test results')
     try:
-        with open(path, 'rb') as f:
-            data = pickle.load(f)
-    except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+        data = pickle.loads(raw)
     except Exception as e:       # truncated, or needs a module that is not installed (torch)
         raise LVISFormatError(f'{path}: cannot read the pickle ({type(e).__name__}: {e})') from None
     if not isinstance(data, list):
         raise LVISFormatError(f'{path}: not mmdet test results (a list with one dict per image, '
                               f'from `--out results.pkl`), but a {type(data).__name__}')
+    if not data:
+        raise LVISFormatError(f'{path}: no predictions (an empty list: the test run processed '
+                              'no images)')
     preds = [_prediction(r, i, path) for i, r in enumerate(data)]
-    with_masks = bool(preds) and all('masks' in p for p in preds)
-    dets = detections_from_predictions(preds, label_cat_ids, path, with_masks)
-    dets.images = np.unique(np.array([p['img_id'] for p in preds], np.int64))
-    return dets
+    with_masks = all('masks' in p for p in preds)
+    return detections_from_predictions(preds, label_cat_ids, str(path), with_masks)
 
 
 def _prediction(record, i, path):
@@ -252,8 +353,11 @@ def _prediction(record, i, path):
     if not isinstance(record, dict):
         raise LVISFormatError(f'{path}: {rec} is a {type(record).__name__}, not a dict')
     img_id = record.get('img_id')
-    if type(img_id) is not int:
-        raise field_error(path, rec, 'img_id', f'{describe(img_id)} is not an integer id')
+    problem = _int_problem(img_id)
+    if problem:
+        raise field_error(path, rec, 'img_id', problem if type(img_id) is int else
+                          f'{describe(img_id)} is not an integer id')
+    rec = f'record {i} (img_id {img_id})'
     pred = record.get('pred_instances')
     if not isinstance(pred, dict):
         raise field_error(path, rec, 'pred_instances', 'missing, or not a dict of bboxes, '

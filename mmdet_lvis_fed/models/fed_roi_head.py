@@ -10,6 +10,8 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.model.weight_init import bias_init_with_prob, constant_init
 
+from .calibration import CalibrationMixin
+
 
 def image_lists(data_samples):
     """(positives, negatives, not-exhaustive) label lists per image of a batch."""
@@ -39,11 +41,17 @@ class FedRoIHead(StandardRoIHead):
 
 
 @MODELS.register_module()
-class FedBBoxHead(Shared2FCBBoxHead):
+class FedBBoxHead(CalibrationMixin, Shared2FCBBoxHead):
     """``Shared2FCBBoxHead`` for sigmoid class losses (``FederatedSigmoidLoss``, ``EQLLoss``).
 
     The classifier bias starts at the loss's ``bias_prob`` prior. Under ``FedRoIHead`` the loss gets
     the federated class weights of each RoI's image; otherwise it weighs every class.
+
+    Args:
+        calibration (dict, optional): test-time calibration by class frequency,
+            ``dict(gamma=..., freq_source='file' | 'subset')`` (models/calibration.py); None is
+            off. Defaults to None.
+        *args, **kwargs: ``Shared2FCBBoxHead``'s.
     """
     federated_lists = None
 

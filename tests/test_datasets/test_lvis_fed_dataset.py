@@ -265,3 +265,19 @@ def test_bad_dataset_arguments(tmp_path, kw, message):
     ann = write(tmp_path / 'v1.json', v1_data())
     with pytest.raises(ValueError, match=message):
         build(ann, **kw)
+
+
+def test_a_string_where_a_tuple_of_classes_is_expected_is_refused(tmp_path):
+    ann = write(tmp_path / 'v1.json', v1_data())
+    with pytest.raises(LVISFormatError, match=r"classes must be a tuple of category names, not "
+                                              r"the string 'a_f' .*\('a_f',\)"):
+        build(ann, metainfo=dict(classes='a_f'))
+
+
+def test_a_training_split_that_filtering_empties_is_refused(tmp_path):
+    # c_r is only verified negative (image 3): the subset has images, but none to train on.
+    ann = write(tmp_path / 'v1.json', v1_data())
+    assert len(build(ann, metainfo=dict(classes=('c_r',)), test_mode=True)) == 1
+    with pytest.raises(LVISFormatError, match=r"v1.json: no training image is left for classes "
+                                              r"\['c_r'\] in split None .*filter_empty_gt"):
+        build(ann, metainfo=dict(classes=('c_r',)))

@@ -106,3 +106,35 @@ def test_shards_across_ranks(rfs_file):
     whole.num_samples = 2 * math.ceil(whole.total / 2)        # the same padded length, one rank
     full = list(whole)
     assert shards[0] == full[0::2] and shards[1] == full[1::2]
+
+
+@pytest.mark.parametrize('thr', [float('nan'), float('inf'), 0.0, -0.1])
+def test_thresholds_that_are_not_finite_and_positive_are_refused(rfs_file, thr):
+    with pytest.raises(ValueError, match='repeat_thr must be a finite number > 0'):
+        RepeatFactorSampler(dataset(rfs_file), thr, seed=0)
+
+
+def test_file_counts_that_are_not_positive_are_refused(tmp_path, rfs_file):
+    data = json.loads(open(rfs_file).read())
+    data['categories'][1]['image_count'] = 0
+    path = tmp_path / 'zero.json'
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="category 'cat2' has image_count 0"):
+        RepeatFactorSampler(dataset(str(path)), THR, seed=0, freq_source='file')
+
+
+def test_an_epoch_far_larger_than_the_dataset_is_logged(rfs_file):
+    import io
+    import logging
+    from mmengine.logging import MMLogger
+    ds = dataset(rfs_file)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = MMLogger.get_current_instance()        # the run's logger: its log file in a run
+    logger.addHandler(handler)
+    try:
+        sampler = RepeatFactorSampler(ds, 1e3, seed=0)
+    finally:
+        logger.removeHandler(handler)
+    assert len(sampler) > 10 * len(ANNS)
+    assert 'an epoch holds' in stream.getvalue() and 'x the 12 images' in stream.getvalue()

@@ -109,3 +109,30 @@ def test_validation_split_is_unwrapped_from_dataset_wrappers(demo_root, tmp_path
     runner = Runner.from_cfg(cfg)
     loader = ValidationLossHook()._build_loader(runner)
     assert ValidationLossHook.validation_loss(runner.model, loader) > 0
+
+
+def test_early_stopping_on_a_scripted_sequence_and_the_best_checkpoint_is_tested(
+        demo_root, tmp_path, monkeypatch):
+    """Validation losses 3.0, 2.0, 2.5, 2.1, 1.0 with patience 2: the best is epoch 2, epochs 3 and
+    4 do not improve, so training stops after epoch 4 (never seeing the 1.0 of epoch 5), and the
+    checkpoint tools/ablate.py tests is best_val_loss.pth, the model of epoch 2."""
+    import sys
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    losses = iter([3.0, 2.0, 2.5, 2.1, 1.0])
+    monkeypatch.setattr(ValidationLossHook, 'validation_loss',
+                        staticmethod(lambda model, loader: next(losses)))
+    cfg = tiny_cfg(demo_root, tmp_path, patience=2)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.train_loop.epoch == 4
+    hook = next(h for h in runner.hooks if isinstance(h, ValidationLossHook))
+    assert hook.history == [(1, 3.0), (2, 2.0), (3, 2.5), (4, 2.1)]
+    best = torch.load(str(tmp_path / 'best_val_loss.pth'), map_location='cpu')
+    assert best['meta']['epoch'] == 2 and best['meta']['val_loss'] == 2.0
+    epoch2 = torch.load(str(tmp_path / 'epoch_2.pth'), map_location='cpu')['state_dict']
+    assert all(torch.equal(best['state_dict'][k], v) for k, v in epoch2.items())
+    run = Run.__new__(Run)
+    run.dir = str(tmp_path)
+    assert run.test_checkpoint() == str(tmp_path / 'best_val_loss.pth')

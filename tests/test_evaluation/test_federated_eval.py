@@ -6,9 +6,13 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.testing import synthetic as syn
-from mmdet_lvis_fed.evaluation import Detections, LVISFormatError, LVISGroundTruth, evaluate
+from mmdet_lvis_fed.errors import LVISFormatError
+from mmdet_lvis_fed.evaluation.detections import Detections
+from mmdet_lvis_fed.evaluation.federated_eval import evaluate
+from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.results_file import detections_from_records
 from tests.conftest import lvis_reference
+from tests.test_evaluation.reference import challenge_eval
 
 TOL = 1e-9
 
@@ -268,3 +272,111 @@ def test_ground_truth_errors_name_the_field(tmp_path):
     gt['categories'][0]['frequency'] = 'x'
     with pytest.raises(LVISFormatError, match='categories\\[0\\]: field "frequency": "x" is not one '):
         LVISGroundTruth.from_dict(gt)
+
+
+# The LVIS challenge metrics: Fixed AP (per-category cap), Boundary AP ------------------------
+
+
+def challenge_keys(res, ref):
+    """Our summary keys beside lvis-api's: the recall keys differ only in their names (0.5.3
+    names them after params.max_dets alone)."""
+    ours_ar = [k for k in res.summary if k.startswith('AR')]
+    theirs_ar = [k for k in ref.results if k.startswith('AR')]
+    return [(k, theirs_ar[ours_ar.index(k)] if k in ours_ar else k) for k in res.summary]
+
+
+def assert_same_challenge(res, ref):
+    for key, ref_key in challenge_keys(res, ref):
+        assert res.summary[key] == pytest.approx(ref.results[ref_key], abs=TOL), key
+    np.testing.assert_allclose(res.precision, ref.eval['precision'], atol=TOL, rtol=0)
+    np.testing.assert_allclose(res.recall, ref.eval['recall'], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize('iou_type, max_dets, per_cat', [
+    ('bbox', -1, 100), ('segm', -1, 100), ('bbox', 100, 150), ('segm', 80, -1)])
+def test_fixed_ap_matches_lvis_api_on_precapped_results(synthetic, iou_type, max_dets, per_cat):
+    # lvis-api 0.5.3 with the results capped beforehand by the official rules and
+    # LVISResults(max_dets=-1): Fixed AP for boxes and masks is exactly that.
+    gt, cols = synthetic
+    results = syn.to_results(cols, syn.detection_masks(gt, cols) if iou_type == 'segm' else None)
+    per_cat_counts = np.bincount(cols['category_id'])
+    assert per_cat < 0 or (per_cat_counts > per_cat).sum() > 5       # the cap binds
+    res = ours(gt, results, iou_type, max_dets=max_dets, max_dets_per_cat=per_cat)
+    assert_same_challenge(res, challenge_eval(gt, results, iou_type, max_dets, per_cat))
+    suffix = {(-1, 100): '100/cat', (100, 150): '100/im,150/cat', (80, -1): '80'}
+    assert f'AR@{suffix[max_dets, per_cat]}' in res.summary
+
+
+@pytest.fixture(scope='module')
+def small_synthetic():
+    gt = syn.make_ground_truth(24, num_cats=12, seed=17)
+    return gt, syn.make_detections(gt, 90, seed=18, near_share=0.5)
+
+
+@pytest.mark.parametrize('max_dets, per_cat, ratio', [(80, -1, 0.02), (-1, 60, 0.05)])
+def test_boundary_ap_matches_the_reference(small_synthetic, max_dets, per_cat, ratio):
+    # lvis-api 0.5.3 whose compute_iou takes min(mask IoU, boundary IoU), boundaries by cv2 on
+    # the full-size masks (reference.py): the official branch's algorithm.
+    gt, cols = small_synthetic
+    assert (np.bincount(cols['category_id']) > 60).sum() > 3
+    results = syn.to_results(cols, syn.detection_masks(gt, cols))
+    res = ours(gt, results, 'boundary', max_dets=max_dets, max_dets_per_cat=per_cat,
+               dilation_ratio=ratio)
+    assert_same_challenge(res, challenge_eval(gt, results, 'boundary', max_dets, per_cat,
+                                              dilation_ratio=ratio))
+    segm = ours(gt, results, 'segm', max_dets=max_dets, max_dets_per_cat=per_cat)
+    assert res.summary['AP'] < segm.summary['AP']          # the boundary is stricter
+
+
+def rle_of(mask):
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode()
+    return rle
+
+
+def test_boundary_ap_hand_computed_on_a_4x4_image():
+    # d = max(1, round(0.02 x 5.66)) = 1. Ground truth: the whole image (boundary: the ring of
+    # 12). Detection: the left 3 columns (mask IoU 12/16; boundary: 10 pixels, 8 on the ring,
+    # boundary IoU 8/14). Boundary AP: matched at IoU 0.5 and 0.55 only: 2 of 10 thresholds.
+    gt = dict(images=[dict(id=1, width=4, height=4, neg_category_ids=[],
+                           not_exhaustive_category_ids=[])],
+              annotations=[dict(id=1, image_id=1, category_id=1, bbox=[0, 0, 4, 4], area=16,
+                                segmentation=[[0, 0, 4, 0, 4, 4, 0, 4]])],
+              categories=[dict(id=1, name='a', frequency='f')])
+    left = np.ones((4, 4), bool)
+    left[:, 3] = False
+    results = [dict(image_id=1, category_id=1, score=0.9, bbox=[0, 0, 3, 4],
+                    segmentation=rle_of(left))]
+    assert ours(gt, results, 'boundary').summary['AP'] == pytest.approx(0.2, abs=TOL)
+    assert ours(gt, results, 'segm').summary['AP'] == pytest.approx(0.6, abs=TOL)
+    assert_same_challenge(ours(gt, results, 'boundary'),
+                          challenge_eval(gt, results, 'boundary'))
+
+
+def test_boundary_ap_of_one_pixel_empty_and_border_masks():
+    # 1-pixel masks are their own boundary (a perfect 1-pixel detection scores 1); an empty
+    # mask matches nothing; masks along the image border are boundary along it.
+    h, w = 30, 20
+    one = np.zeros((h, w), bool)
+    one[5, 7] = True
+    border = np.zeros((h, w), bool)
+    border[:, :6] = True
+    border_det = border.copy()
+    border_det[-1, :] = False
+    gt = dict(images=[dict(id=i, width=w, height=h, neg_category_ids=[],
+                           not_exhaustive_category_ids=[]) for i in (1, 2, 3)],
+              annotations=[dict(id=1, image_id=1, category_id=1, bbox=[7, 5, 1, 1], area=1,
+                                segmentation=rle_of(one)),
+                           dict(id=2, image_id=2, category_id=1, bbox=[0, 0, 6, 30], area=180,
+                                segmentation=rle_of(border))],
+              categories=[dict(id=1, name='a', frequency='f')])
+    results = [dict(image_id=1, category_id=1, score=0.9, bbox=[7, 5, 1, 1],
+                    segmentation=rle_of(one)),
+               dict(image_id=2, category_id=1, score=0.8, bbox=[0, 0, 6, 29],
+                    segmentation=rle_of(border_det)),
+               dict(image_id=1, category_id=1, score=0.7, bbox=[0, 0, 1, 1],
+                    segmentation=rle_of(np.zeros((h, w), bool)))]
+    res = ours(gt, results, 'boundary')
+    assert_same_challenge(res, challenge_eval(gt, results, 'boundary'))
+    assert res.summary['AP50'] == pytest.approx(1.0, abs=TOL)
+

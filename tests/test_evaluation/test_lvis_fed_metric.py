@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed.evaluation import LVISFedMetric
+from mmdet_lvis_fed.evaluation.lvis_fed_metric import LVISFedMetric
 from tests.conftest import lvis_reference, mmdet_lvis_metric, synthetic_case
 
 
@@ -144,3 +144,84 @@ def test_two_process_gloo_equals_one_process(case, tmp_path, odd):
     mp.spawn(_worker, args=(2, port, samples, gt, ann_file, out), nprocs=2, join=True)
     with open(out) as f:
         assert json.load(f) == single
+
+
+def test_metric_challenge_protocol_equals_the_reference(case, tmp_path):
+    # Boundary AP and Fixed AP (and AP-pool) from the metric, against the official rules on the
+    # results mmdet's own LVISMetric writes for the same predictions (an independent converter).
+    from tests.test_evaluation.reference import challenge_eval
+    gt, ann_file, cols, rles = case
+    prefix = str(tmp_path / 'mmdet')
+    mmdet_lvis_metric(ann_file, data_samples(gt, cols, rles), prefix)
+    got = run_metric(gt, data_samples(gt, cols, rles), ann_file, metric=['bbox', 'boundary'],
+                     max_dets=-1, max_dets_per_cat=30, pooled=True, out_dir=str(tmp_path))
+    assert (np.bincount(cols['category_id']) > 30).sum() > 5          # the cap binds
+    for iou_type, file in (('bbox', 'bbox'), ('boundary', 'segm')):
+        with open(f'{prefix}.{file}.json') as f:
+            ref = challenge_eval(gt, json.load(f), iou_type, -1, 30, pooled=True)
+        assert got[f'lvis_fed/{iou_type}_AR@30/cat'] == round(ref.results['AR@-1'], 4)
+        for key in ('AP', 'AP50', 'APr', 'APc', 'APf', 'AP-pool', 'APf-pool'):
+            assert got[f'lvis_fed/{iou_type}_{key}'] == round(ref.results[key], 4), (iou_type,
+                                                                                     key)
+
+
+def test_metric_without_predictions_says_so():
+    from mmdet_lvis_fed.errors import LVISFormatError
+    with pytest.raises(LVISFormatError, match='no predictions to evaluate') as e:
+        LVISFedMetric(ann_file='unused.json').compute_metrics([])
+    assert '\n' not in str(e.value)
+
+
+def test_metric_refuses_a_duplicate_annotation_id_outside_its_subset(case, tmp_path):
+    # The metric reads only the subset's annotations, the CLI all of them: both refuse the
+    # file the same way.
+    from mmdet_lvis_fed.errors import LVISFormatError
+    from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
+    gt, ann_file, cols, rles = case
+    bad = json.loads(open(ann_file).read())
+    chosen = [c['id'] for c in gt['categories']][:5]
+    outside = [k for k, a in enumerate(bad['annotations']) if a['category_id'] not in chosen]
+    bad['annotations'][outside[3]]['id'] = bad['annotations'][outside[1]]['id']
+    path = tmp_path / 'dup.json'
+    path.write_text(json.dumps(bad))
+    message = (f'{path}: annotations[{outside[3]}]: field "id": '
+               f'{bad["annotations"][outside[1]]["id"]} is the id of annotations[{outside[1]}] too')
+    with pytest.raises(LVISFormatError) as cli:
+        LVISGroundTruth.from_file(str(path))
+    assert str(cli.value) == message
+    metric = LVISFedMetric(metric='bbox', out_dir=str(tmp_path))
+    metric.dataset_meta = dict(lvis_cat_ids=tuple(chosen), ann_file=str(path))
+    metric.process({}, data_samples(gt, cols, rles)[:2])
+    with pytest.raises(LVISFormatError) as e:
+        metric.evaluate(2)
+    assert str(e.value) == message
+
+
+def test_fixed_ap_test_piece_builds_beside_a_config(tmp_path):
+    # configs/_base_/lvis-fixed-ap_test.py next to an experiment config in one `_base_` list: no
+    # key the two define twice (mmengine refuses those), and the child applies its values.
+    import os.path as osp
+    import shutil
+
+    from mmengine.config import Config
+    from mmdet.registry import METRICS, MODELS
+    from mmdet.utils import register_all_modules
+
+    import mmdet_lvis_fed.plugin  # noqa: F401
+    from tests.conftest import ROOT
+    register_all_modules()
+    configs = tmp_path / 'configs'
+    shutil.copytree(osp.join(ROOT, 'configs'), configs)
+    child = configs / 'demo' / 'fixed-ap_child.py'
+    child.write_text("_base_ = ['./mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py',\n"
+                     "          '../_base_/lvis-fixed-ap_test.py']\n"
+                     'model = dict(test_cfg=_base_.fixed_ap_test_cfg)\n'
+                     'test_evaluator = _base_.fixed_ap_evaluator\n')
+    cfg = Config.fromfile(str(child))
+    assert cfg.model.test_cfg.rcnn.max_per_img == 1000 and cfg.model.test_cfg.rcnn.score_thr == 0
+    assert cfg.model.test_cfg.rcnn.nms.iou_threshold == 0.5          # merged, not replaced
+    metric = METRICS.build(cfg.test_evaluator)
+    assert (metric.metrics, metric.max_dets, metric.max_dets_per_cat) == \
+        (['bbox', 'segm', 'boundary'], -1, 10000)
+    assert metric.classwise                                           # the config's, kept
+    assert type(MODELS.build(cfg.model)).__name__ == 'MaskRCNN'

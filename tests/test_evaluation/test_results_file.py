@@ -2,13 +2,16 @@
 edge cases that lvis-api evaluates (negative scores, mask-only results), and mmdet's test dumps
 against mmdet's own LVISMetric (lvis-api with the numpy shim)."""
 import json
+import re
 
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.errors import LVISFormatError
-from mmdet_lvis_fed.evaluation import Detections, LVISGroundTruth, evaluate
+from mmdet_lvis_fed.evaluation.detections import Detections
+from mmdet_lvis_fed.evaluation.federated_eval import evaluate
+from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.results_file import (detections_from_records, read_mmdet_dump,
                                                     read_results)
 from mmdet_lvis_fed.testing import synthetic as syn
@@ -193,3 +196,149 @@ def test_one_dump_rescored_on_a_subset_of_categories_and_its_images(case, tmp_pa
     ref = lvis_reference(gt, records, 'bbox', cat_ids=[c['id'] for c in subset],
                          img_ids=images + [gt['images'][1]['id']])
     assert_equal_summary(json.loads(out.read_text()), ref.results)
+
+
+# What is unpickled, and how a dump's errors are named ----------------------------------------
+
+
+class MakesAFile:
+    """Unpickling this creates `path`: a stand-in for code a pickle runs when it is read."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, 'w')
+
+
+def test_a_pickle_not_named_pkl_is_never_unpickled(tmp_path):
+    import pickle
+    from mmdet_lvis_fed.evaluation.results_file import read_detections
+    marker = tmp_path / 'ran'
+    for protocol in (0, 2, 5):
+        path = tmp_path / 'submission.json'
+        path.write_bytes(pickle.dumps([MakesAFile(marker)], protocol=protocol))
+        with pytest.raises(LVISFormatError, match=f'{path}: this looks like a pickle, not JSON: '
+                                                  'it was not read'):
+            read_detections(str(path), lambda: [1])
+        assert not marker.exists()
+    # named as a pickle, it is unpickled (and the check above could fail)
+    path = tmp_path / 'results.pkl'
+    path.write_bytes(pickle.dumps([MakesAFile(marker)]))
+    with pytest.raises(LVISFormatError, match='record 0 is a TextIOWrapper, not a dict'):
+        read_detections(str(path), lambda: [1])
+    assert marker.exists()
+
+
+def dump_of(cols, rows_per_image, label_of):
+    """mmdet's DumpDetResults records (numpy arrays), one per image of `rows_per_image`."""
+    out = []
+    for img, rows in rows_per_image.items():
+        b = cols['bbox'][rows].astype(np.float32)
+        out.append(dict(img_id=img, pred_instances=dict(
+            bboxes=np.c_[b[:, :2], b[:, :2] + b[:, 2:]], scores=cols['score'][rows],
+            labels=np.array([label_of[c] for c in cols['category_id'][rows]]))))
+    return out
+
+
+def test_a_protocol_0_pickle_named_pkl_is_read(case, tmp_path):
+    import pickle
+    gt, ann, cols, rles = case
+    label = {c['id']: k for k, c in enumerate(sorted(gt['categories'], key=lambda c: c['id']))}
+    rows = {im['id']: np.nonzero(cols['image_id'] == im['id'])[0] for im in gt['images'][:5]}
+    dump = dump_of(cols, rows, label)
+    for protocol in (0, 4):
+        path = tmp_path / f'p{protocol}.pkl'
+        path.write_bytes(pickle.dumps(dump, protocol=protocol))
+        dets = read_mmdet_dump(str(path), sorted(label))
+        assert len(dets) == sum(len(r) for r in rows.values())
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'', 'empty file, not a pickle of mmdet test results'),
+    (b'\x80\x04]\x94.', r'no predictions \(an empty list: the test run processed no images\)'),
+])
+def test_empty_dumps_are_refused(tmp_path, content, message):
+    path = tmp_path / 'results.pkl'
+    path.write_bytes(content)
+    with pytest.raises(LVISFormatError, match=f'{path}: {message}'):
+        read_mmdet_dump(str(path), [1])
+
+
+def test_dump_errors_name_the_image_record_and_the_detection(case, tmp_path):
+    # x2 < x1 in the first detection of record 1 of 3
+    import pickle
+    gt, ann, cols, rles = case
+    label = {c['id']: k for k, c in enumerate(sorted(gt['categories'], key=lambda c: c['id']))}
+    rows = {im['id']: np.nonzero(cols['image_id'] == im['id'])[0][:4] for im in gt['images'][:3]}
+    dump = dump_of(cols, rows, label)
+    dump[1]['pred_instances']['bboxes'][0] = [5, 0, 4, 10]
+    path = tmp_path / 'results.pkl'
+    path.write_bytes(pickle.dumps(dump))
+    img = dump[1]['img_id']
+    with pytest.raises(LVISFormatError, match=re.escape(
+            f'{path}: record 1 (img_id {img}): field "pred_instances.bboxes[0]": '
+            '[5.0, 0.0, 4.0, 10.0] (x1, y1, x2, y2) is not finite, or has x2 < x1 or y2 < y1')):
+        evaluate(LVISGroundTruth.from_file(str(ann)), read_mmdet_dump(str(path), sorted(label)))
+    dump[1]['pred_instances']['bboxes'][0] = [4, 0, 5, 10]
+    dump[2]['pred_instances']['scores'][3] = np.nan
+    path.write_bytes(pickle.dumps(dump))
+    with pytest.raises(LVISFormatError, match=re.escape(
+            f'record 2 (img_id {dump[2]["img_id"]}): field "pred_instances.scores[3]": NaN')):
+        evaluate(LVISGroundTruth.from_file(str(ann)), read_mmdet_dump(str(path), sorted(label)))
+    dump[2]['pred_instances']['scores'][3] = 0.5
+    dump[2]['img_id'] = 2 ** 63
+    path.write_bytes(pickle.dumps(dump))
+    with pytest.raises(LVISFormatError, match=re.escape(
+            'record 2: field "img_id": 9223372036854775808 does not fit in 64 bits')):
+        read_mmdet_dump(str(path), sorted(label))
+
+
+def test_ids_beyond_64_bits_in_results_json(case, tmp_path):
+    gt, ann, cols, rles = case
+    path = tmp_path / 'res.json'
+    path.write_text(json.dumps([dict(image_id=1, category_id=1, score=0.5, bbox=[0, 0, 1, 1]),
+                                dict(image_id=2 ** 63, category_id=1, score=0.5,
+                                     bbox=[0, 0, 1, 1])]))
+    with pytest.raises(LVISFormatError, match=re.escape(
+            f'{path}: record 1: field "image_id": 9223372036854775808 does not fit in 64 bits')):
+        read_results(str(path))
+
+
+def test_float32_boxes_are_converted_as_mmdet_converts_them(tmp_path):
+    # [0.1, 0, 5.1, 10] in float32 against a ground truth [0, 0, 10, 10]: mmdet takes the values
+    # to float64 and subtracts there (w = 4.99999990), so its JSON matches at no threshold;
+    # subtracting in float32 gives w = 5.0 and a match at 0.5.
+    import pickle
+
+    import torch
+    from mmdet.evaluation import DumpDetResults
+    gt = dict(images=[dict(id=1, width=20, height=20, neg_category_ids=[],
+                           not_exhaustive_category_ids=[])],
+              annotations=[dict(id=1, image_id=1, category_id=1, bbox=[0, 0, 10, 10], area=100,
+                                segmentation=[[0, 0, 10, 0, 10, 10, 0, 10]])],
+              categories=[dict(id=1, name='a', frequency='f')])
+    ann = tmp_path / 'gt.json'
+    ann.write_text(json.dumps(gt))
+    masks = torch.zeros((1, 20, 20), dtype=torch.bool)
+    masks[0, :10, :5] = True
+    samples = [dict(img_id=1, ori_shape=(20, 20), pred_instances=dict(
+        bboxes=torch.tensor([[0.1, 0, 5.1, 10]], dtype=torch.float32),
+        scores=torch.tensor([0.9]), labels=torch.tensor([0]), masks=masks))]
+    prefix = str(tmp_path / 'mmdet')
+    mmdet_lvis_metric(ann, samples, prefix)          # writes mmdet's own results JSON
+    with open(f'{prefix}.bbox.json') as f:
+        theirs = lvis_reference(gt, json.load(f), 'bbox').results
+    assert theirs['AP50'] == 0.0
+    dumper = DumpDetResults(out_file_path=str(tmp_path / 'r.pkl'))
+    dumper.process({}, samples)
+    dumper.compute_metrics(dumper.results)
+    got = evaluate(LVISGroundTruth.from_file(str(ann)),
+                   read_mmdet_dump(str(tmp_path / 'r.pkl'), [1])).summary
+    assert got['AP50'] == theirs['AP50'] and got['AP'] == theirs['AP']
+    with open(tmp_path / 'r.pkl', 'rb') as f:
+        assert pickle.load(f)[0]['pred_instances']['bboxes'].dtype == torch.float32
+    from mmdet_lvis_fed.evaluation.lvis_fed_metric import LVISFedMetric
+    metric = LVISFedMetric(ann_file=str(ann), metric='bbox', out_dir=str(tmp_path))
+    metric.process({}, samples)
+    assert metric.evaluate(1)['lvis_fed/bbox_AP50'] == theirs['AP50']

@@ -84,7 +84,7 @@ def test_eql_loss_by_hand():
     loss = EQLLoss(num_classes=K, lambda_=0.05)
     with pytest.raises(RuntimeError, match='ClassFrequencyHook'):
         loss(torch.zeros(3, K), torch.tensor([0, 3, 1]))
-    loss.set_class_frequency([50, 1, 0], 100)        # f = 0.5, 0.01, 0 -> tail {1, 2}
+    loss.set_class_frequency([0.5, 0.01, 0.0])          # tail: f < lambda = {1, 2}
     # weights [[1,0,0],[1,1,1],[1,1,0]]: 6 terms of ln 2 over 3 RoIs
     assert loss(torch.zeros(3, K), torch.tensor([0, 3, 1])).item() == pytest.approx(
         6 * math.log(2) / 3, abs=1e-7)

@@ -21,7 +21,7 @@ def bench(*args):
 
 def diffs(stdout):
     """The last column of each tool row: the largest difference from the reference."""
-    return [float(m) for m in re.findall(r'^ {6}\S.*?\s(\S+)$', stdout, re.M)
+    return [float(m) for m in re.findall(r'^ {6}(?!reference)\S.*?\s(\S+)$', stdout, re.M)
             if re.match(r'^[0-9.e+-]+$', m)]
 
 
@@ -32,3 +32,17 @@ def test_benchmark_eval_runs_and_all_agree(mode):
     found = diffs(stdout)
     assert len(found) == 2 * (3 if mode else 4), stdout
     assert max(found) < 1e-12, stdout
+
+
+def test_boundary_and_fixed_ap_benchmarks_run_and_all_agree():
+    # The challenge protocol end to end: ours, faster-coco-eval's boundary and the transcribed
+    # branch algorithm give the same numbers; Fixed AP data (detections per category) in memory.
+    stdout = bench('--end-to-end', '--no-readers', '--iou-types', 'boundary', '--max-dets', '-1',
+                   '--max-dets-per-cat', '30', '--tools', 'ours', 'fce', 'branch')
+    assert 'reference for differences: lvis-api branch alg.' in stdout
+    found = diffs(stdout)
+    assert len(found) == 3 and max(found) < 1e-12, stdout
+    stdout = bench('--dets-per-cat', '25', '--iou-types', 'bbox', '--max-dets', '-1',
+                   '--max-dets-per-cat', '20', '--tools', 'ours', 'lvis')
+    found = diffs(stdout)
+    assert len(found) == 2 and max(found) < 1e-12, stdout

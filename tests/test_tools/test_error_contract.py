@@ -100,7 +100,7 @@ BAD_RESULTS = [
     (set_field(1, 'bbox', [1, 2, 3]), 'record 1: field "bbox": not 4 numbers'),
     (set_field(1, 'bbox', [1, 2, 'x', 4]), 'record 1: field "bbox[2]": expected float, got str'),
     (set_field(1, 'bbox', None), 'record 1: field "bbox": expected array, got null'),
-    (set_field(1, 'bbox', [1, float('nan'), 3, 4]), 'record 1: field "bbox": [1.0, nan, 3.0, '
+    (set_field(1, 'bbox', [1, float('nan'), 3, 4]), 'record 1: field "bbox": [1.0, NaN, 3.0, '
                                                      '4.0] is not finite'),
     (set_field(1, 'score', None), 'record 1: field "score": expected float, got null'),
     (set_field(1, 'score', float('nan')), 'record 1: field "score": NaN cannot be ranked'),
@@ -108,6 +108,11 @@ BAD_RESULTS = [
     (lambda r: r[1].pop('bbox'), 'record 1: field "bbox": missing, but record 0 has one'),
     (lambda r: r.__setitem__(1, 7), 'record 1: expected object, got int'),
     (set_field(1, 'image_id', 10 ** 6), 'record 1: field "image_id": 1000000 is not an image'),
+    (set_field(1, 'image_id', 2 ** 63), 'record 1: field "image_id": 9223372036854775808 does '
+                                         'not fit in 64 bits'),
+    (set_field(1, 'segmentation', [[0, 0, 1, 1]]),
+     'record 1: field "segmentation": expected object (compressed RLE: size and counts), got '
+     'array'),
 ]
 
 
@@ -138,7 +143,40 @@ def test_lvis_eval_refuses_what_is_not_a_results_list(small_results, tmp_path):
     bad.write_text('[{"image_id": 1,')
     assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: not valid JSON')
     bad.write_bytes(b'\x80\x04K\x01.')                    # a pickle of the int 1
-    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: not mmdet test results')
+    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: this looks like a pickle, '
+                          'not JSON: it was not read')
+    pkl = tmp_path / 'bad.pkl'
+    pkl.write_bytes(b'\x80\x04K\x01.')
+    assert_one_line_error(tool('lvis_eval.py', ann, pkl), f'{pkl}: not mmdet test results')
+    assert_one_line_error(tool('lvis_eval.py', ann, bad, '--pickle'),
+                          f'{bad}: not mmdet test results')
+    pkl.write_bytes(b'')
+    assert_one_line_error(tool('lvis_eval.py', ann, pkl), f'{pkl}: empty file, not a pickle')
+    bad.write_bytes(b'(lp0\nI1\na.')                       # protocol 0: no PROTO opcode
+    assert_one_line_error(tool('lvis_eval.py', ann, bad), f'{bad}: this looks like a pickle')
+
+
+def test_lvis_eval_never_unpickles_a_file_not_named_as_a_pickle(small_results, tmp_path):
+    ann, _ = small_results
+    marker = tmp_path / 'ran'
+    submission = tmp_path / 'submission.json'
+    submission.write_bytes(_opens(marker))
+    assert_one_line_error(tool('lvis_eval.py', ann, submission), 'looks like a pickle')
+    assert not marker.exists()
+    renamed = tmp_path / 'submission.pkl'            # named as a pickle, it is one
+    renamed.write_bytes(_opens(marker))
+    assert_one_line_error(tool('lvis_eval.py', ann, renamed), 'not mmdet test results')
+    assert marker.exists()
+
+
+def _opens(path):
+    """A pickle whose loading calls open(path, 'w'): code run by reading a results file."""
+    import pickle
+
+    class Opens:
+        def __reduce__(self):
+            return open, (str(path), 'w')
+    return pickle.dumps(Opens())
 
 
 BAD_ANNOTATIONS = [
@@ -171,6 +209,10 @@ BAD_ANNOTATIONS = [
     (lambda d: d['annotations'][2].update(image_id=None),
      'annotations[2]: field "image_id": null is not an integer id'),
     (lambda d: d['images'].__setitem__(0, None), 'images[0] is null, not an object'),
+    (lambda d: d['annotations'][5].update(id=2 ** 64),
+     'annotations[5]: field "id": 18446744073709551616 does not fit in 64 bits'),
+    (lambda d: d['images'][2].update(id=-2 ** 63 - 1),
+     'images[2]: field "id": -9223372036854775809 does not fit in 64 bits'),
 ]
 
 
@@ -234,6 +276,50 @@ def test_make_subset_replaces_the_whole_set_and_cleans_leftovers(tmp_path):
     assert (out / 'mine.txt').exists()
 
 
+@pytest.fixture
+def subset_source(tmp_path):
+    """A small generated LVIS file and its category names."""
+    gt = syn.make_ground_truth(60, num_cats=10, seed=2)
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps(gt))
+    return ann, [c['name'] for c in gt['categories']]
+
+
+def test_make_subset_writes_through_a_symlinked_out_dir(tmp_path, subset_source):
+    ann, names = subset_source
+    target = tmp_path / 'real' / 'sets'
+    target.mkdir(parents=True)
+    link = tmp_path / 'link'
+    link.symlink_to(target, target_is_directory=True)
+    name = names[0]
+    for run in range(2):                     # a new folder, then a replacement of the set
+        res = tool(*subset_args(ann, link, '--classes', name))
+        assert res.returncode == 0, res.stderr
+        assert link.is_symlink() and os.readlink(link) == str(target)
+        assert sorted(os.listdir(target)) == ['summary.json', 'summary.txt', 'test.json',
+                                              'train.json', 'val.json']
+        assert f'-> {target}' in res.stdout and 'nothing written' not in res.stdout
+    assert f"classes = ('{name}',)" in res.stdout and f"classes = ('{name}',)" in (
+        target / 'summary.txt').read_text()
+
+
+def test_make_subset_puts_back_a_set_a_killed_run_moved_aside(tmp_path, subset_source):
+    ann, names = subset_source
+    out = tmp_path / 'out'
+    assert tool(*subset_args(ann, out, '--classes', names[0])).returncode == 0
+    # A kill between "old set aside" and "new set in": out/ is gone, the old set sits aside.
+    os.rename(out, tmp_path / '.out.old-killed')
+    (tmp_path / '.out.tmp-killed').mkdir()
+    bad = tool(*subset_args(ann, out, '--classes', 'no_such_class'))
+    assert bad.returncode == 2
+    # a refused run writes nothing and leaves the leftovers to the next run that writes
+    res = tool(*subset_args(ann, out, '--classes', names[1]))
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / '.out.old-killed').exists() and not (tmp_path / '.out.tmp-killed').exists()
+    data = json.loads((out / 'train.json').read_text())
+    assert [c['name'] for c in data['categories']] == [names[1]]
+
+
 def test_make_demo_data_checks_its_writes(tmp_path):
     blocker = tmp_path / 'afile'
     blocker.write_text('')
@@ -246,6 +332,12 @@ def test_make_demo_data_checks_its_writes(tmp_path):
         assert_one_line_error(tool('make_demo_data.py', '--out', ro, '--train-images', '2'))
     res = tool('make_demo_data.py', '--out', tmp_path / 'x', '--train-images', '-5')
     assert res.returncode == 2 and 'below 1' in res.stderr and 'Traceback' not in res.stderr
+    # the smallest size its help names works
+    res = tool('make_demo_data.py', '--out', tmp_path / 'small', '--size', '64',
+               '--train-images', '30', '--val-images', '4')
+    assert res.returncode == 0, res.stderr
+    train = json.loads((tmp_path / 'small' / 'annotations' / 'lvis_v1_train.json').read_text())
+    assert train['images'][0]['width'] == 64 and train['annotations']
 
 
 def test_make_demo_data_unwritable_image_is_an_error(tmp_path, monkeypatch):

@@ -50,3 +50,96 @@ def test_plot_ap_iou_writes_a_png(tmp_path):
     plot_ap_iou.main([str(tmp_path / 'run')])
     png = src.parent / 'ap_iou.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def run_cli(*args, env=None, shell=None):
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    cli = os.path.join(ROOT, 'tools', 'lvis_eval.py')
+    if shell:            # a bash command line, `CLI` standing for the tool
+        return subprocess.run(['bash', '-c', shell.replace('CLI', f'{sys.executable} {cli}')],
+                              capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, **(env or {})))
+    return subprocess.run([sys.executable, cli, *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('cli')
+    gt = syn.make_ground_truth(16, num_cats=10, seed=5)
+    cols = syn.make_detections(gt, 60, seed=6, near_share=0.5)
+    results = syn.to_results(cols, syn.detection_masks(gt, cols))
+    (tmp / 'gt.json').write_text(json.dumps(gt))
+    (tmp / 'res.json').write_text(json.dumps(results))
+    return gt, results, tmp
+
+
+def test_challenge2021_protocol_matches_the_reference(files, capsys):
+    from tests.test_evaluation.reference import challenge_eval
+    from tools import lvis_eval
+    gt, results, tmp = files
+    out = tmp / 'challenge.json'
+    lvis_eval.main([str(tmp / 'gt.json'), str(tmp / 'res.json'), '--challenge2021', '--pooled',
+                    '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert 'protocol: LVIS challenge 2021 (Boundary AP, Fixed AP): Boundary IoU' in printed
+    assert 'AR@10000/cat' in printed and 'AP-pool' in printed
+    got = json.loads(out.read_text())
+    ref = challenge_eval(gt, results, 'boundary', -1, 10000, pooled=True)
+    assert got['AR@10000/cat'] == pytest.approx(ref.results['AR@-1'], abs=1e-9)
+    for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AP-pool'):
+        assert got[key] == pytest.approx(ref.results[key], abs=1e-9), key
+    with pytest.raises(SystemExit):
+        lvis_eval.parse_args(['a', 'b', '--challenge2021', '--iou-type', 'bbox'])
+
+
+def test_the_table_shows_ar_under_the_cap_that_ran(files, capsys):
+    from tools import lvis_eval
+    gt, results, tmp = files
+    summary = lvis_eval.main([str(tmp / 'gt.json'), str(tmp / 'res.json'), '--max-dets', '100'])
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if 'AR@100' in line)
+    row = lines[head + 1].split()
+    assert row[0] == 'bbox' and float(row[10]) == pytest.approx(summary['AR@100'], abs=5e-4)
+    assert 'protocol: custom: box IoU, at most 100 detections per image' in lines[head - 1]
+
+
+def test_results_through_a_pipe_and_the_out_file_before_a_closed_stdout(files):
+    gt, results, tmp = files
+    piped = run_cli(shell=f'CLI {tmp}/gt.json <(cat {tmp}/res.json) --out {tmp}/piped.json')
+    assert piped.returncode == 0, piped.stderr
+    direct = run_cli(tmp / 'gt.json', tmp / 'res.json', '--out', tmp / 'direct.json')
+    assert json.loads((tmp / 'piped.json').read_text()) == \
+        json.loads((tmp / 'direct.json').read_text())
+    # `true` exits without reading: the table meets a closed pipe (as with `| head -c 10` and
+    # a long table)
+    closed = run_cli(shell=f'set -o pipefail; CLI {tmp}/gt.json {tmp}/res.json --per-category '
+                           f'--out {tmp}/closed.json | true')
+    assert closed.returncode == 2
+    assert closed.stderr.strip().splitlines() == [
+        'error: standard output was closed before the table was printed (broken pipe); the '
+        f'summary is in {tmp}/closed.json']
+    assert json.loads((tmp / 'closed.json').read_text()) == \
+        json.loads((tmp / 'direct.json').read_text())
+
+
+def test_names_print_whatever_the_terminal_encoding(files, tmp_path):
+    gt, results, tmp = files
+    gt = json.loads(json.dumps(gt))
+    gt['categories'][0]['name'] = 'crème_brûlée'
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    res = run_cli(tmp_path / 'gt.json', tmp / 'res.json', '--per-category',
+                  env=dict(PYTHONIOENCODING='ascii'))
+    assert res.returncode == 0, res.stderr
+    assert 'cr\\xe8me_br\\xfbl\\xe9e' in res.stdout
+
+
+def test_help_says_what_is_unpickled():
+    res = run_cli('--help')
+    assert res.returncode == 0
+    text = ' '.join(res.stdout.split())
+    assert 'Only a file whose name ends in .pkl or .pickle is unpickled' in text
+    assert '--challenge2021' in text and '--pooled' in text and '--max-dets-per-cat' in text

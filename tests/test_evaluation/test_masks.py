@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed.evaluation.rle_check import bad_rle_rows, rle_run_sums
+from mmdet_lvis_fed.evaluation.masks import bad_rle_rows, rle_run_sums
 
 
 def runs_of(s):
@@ -109,3 +109,15 @@ def test_broken_strings_are_found_among_good_ones(strings):
     rows = np.arange(0, len(mixed), 3)
     got = bad_rle_rows(counts, offsets, h, w, rows=rows, chunk_chars=50)
     assert rows[got].tolist() == [i for i in expect if i % 3 == 0]
+
+
+def test_decoding_in_chunks_equals_decoding_at_once(strings):
+    # broken strings (a tail that never ends its run, say) must not spill into the next chunk
+    from mmdet_lvis_fed.evaluation.masks import rle_runs
+    mixed = [x for pair in zip(strings[60:120], broken(strings)) for x in pair]
+    counts, offsets, _, _ = pack(mixed)
+    chars = np.frombuffer(counts, np.uint8)
+    whole = rle_runs(chars, offsets, chunk_chars=1 << 30)
+    for chunk in (1, 7, 40, 333):
+        for a, b in zip(rle_runs(chars, offsets, chunk_chars=chunk), whole):
+            np.testing.assert_array_equal(a, b)

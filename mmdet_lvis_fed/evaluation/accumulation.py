@@ -1,0 +1,92 @@
+"""Precision and recall curves from matched detections: lvis-api's `accumulate`, per category and
+per pool of categories (AP-pool).
+
+A curve is lvis-api's: the group's detections in score order (ties: image, then category, then
+the order inside each (image, category) pair, as lvis-api's stable sorts leave them), cumulative
+true and false positives, precision made monotone from the right, read at 101 recall points;
+-1 where the group has no ground truth, 0 where it has ground truth but no detection.
+"""
+import numpy as np
+
+from .columns import sort_by
+from .params import AREA_RNGS, FREQ_GROUPS, IOU_THRS, REC_THRS
+
+
+def curves(tps, fps, ng):
+    """One group's curves. `tps`, `fps`: (areas x thresholds, n) bool, rows a * T + t, columns in
+    score order; `ng`: (areas,) ground truth counted per area range. Returns precision (T, R,
+    areas) and recall (T, areas)."""
+    T, R, A = len(IOU_THRS), len(REC_THRS), len(ng)
+    precision = -np.ones((T, R, A))
+    recall = -np.ones((T, A))
+    if not ng.any():
+        return precision, recall
+    n = tps.shape[1]
+    a_idx = np.nonzero(ng > 0)[0]
+    if n == 0:
+        precision[:, :, a_idx] = 0
+        recall[:, a_idx] = 0
+        return precision, recall
+    rows = np.repeat(ng > 0, T)                 # (A*T,)
+    ng_rows = np.repeat(ng, T)[rows]
+    tp_i = np.cumsum(tps[rows], axis=1)
+    tp = tp_i.astype(np.float64)
+    fp = np.cumsum(fps[rows], axis=1).astype(np.float64)
+    rc_last = tp[:, -1] / ng_rows
+    pr = tp / (fp + tp + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+    # First index with tp/ng >= r: the smallest tp count k_r with k_r/ng >= r (the same float
+    # division lvis-api does), then a search on the integer cumulative counts, all rows at once.
+    k_r = np.repeat(np.stack([np.searchsorted(np.arange(m + 1) / m, REC_THRS, 'left')
+                              for m in ng[a_idx]]), T, axis=0)   # per area, for each IoU
+    stride = n + 1
+    flat = (tp_i + (np.arange(len(ng_rows)) * stride)[:, None]).ravel()
+    target = k_r + (np.arange(len(ng_rows)) * stride)[:, None]
+    pos = np.searchsorted(flat, target.ravel(), 'left').reshape(target.shape)
+    col = pos - (np.arange(len(ng_rows)) * n)[:, None]   # n past the row's end: not reached
+    q = np.where(col < n, np.take_along_axis(pr, np.minimum(col, n - 1), axis=1), 0.0)
+    precision[:, :, a_idx] = q.reshape(len(a_idx), T, R).transpose(1, 2, 0)
+    recall[:, a_idx] = rc_last.reshape(len(a_idx), T).T
+    return precision, recall
+
+
+def accumulate(det_cat, det_score, tps, fps, num_gt, eval_cats):
+    """Per evaluated category: precision (T, R, K, A) and recall (T, K, A).
+
+    `det_cat`, `det_score`, `tps`, `fps`: the detections in (image, category), score, results'
+    order; `num_gt`: (A, categories) ground truth per area range."""
+    K = len(eval_cats)
+    precision = -np.ones((len(IOU_THRS), len(REC_THRS), K, len(AREA_RNGS)))
+    recall = -np.ones((len(IOU_THRS), K, len(AREA_RNGS)))
+    # Across images: score, then image, then the results' order (lvis-api's stable sorts).
+    order = sort_by(det_cat, det_score)
+    cats = det_cat[order]
+    tps, fps = tps[:, order], fps[:, order]     # each category's detections are now contiguous
+    starts = np.searchsorted(cats, eval_cats, 'left')
+    ends = np.searchsorted(cats, eval_cats, 'right')
+    for k, c in enumerate(eval_cats):
+        lo, hi = starts[k], ends[k]
+        precision[:, :, k], recall[:, k] = curves(tps[:, lo:hi], fps[:, lo:hi], num_gt[:, c])
+    return precision, recall
+
+
+def accumulate_pools(det_cat, det_score, tps, fps, num_gt, eval_cats, cat_freq):
+    """AP-pool (Dave et al. 2021, large-vocab-devil's `LVISPooledEval`): per pool of evaluated
+    categories (all, r, c, f), one curve over the pool's detections and ground truth, area
+    'all'. Matching is per category as always; only the ranking is shared, so a pool's AP
+    rewards scores that are comparable across its categories. Returns precision (T, R, pools)."""
+    T = len(IOU_THRS)
+    pools = [np.ones(len(eval_cats), bool)] + [np.asarray(cat_freq, object) == f
+                                                for f in FREQ_GROUPS]
+    precision = -np.ones((T, len(REC_THRS), len(pools)))
+    in_eval = np.zeros(num_gt.shape[1], bool)
+    for p, members in enumerate(pools):
+        in_eval[:] = False
+        in_eval[eval_cats[members]] = True
+        sel = np.nonzero(in_eval[det_cat])[0]
+        # lvis-api's pooled order: image by image, category by category inside an image, then
+        # a stable sort by score: the detections' order here, stably sorted.
+        sel = sel[np.argsort(-det_score[sel], kind='stable')]
+        ng = np.array([num_gt[0, eval_cats[members]].sum()])
+        precision[:, :, p] = curves(tps[:T, sel], fps[:T, sel], ng)[0][:, :, 0]
+    return precision

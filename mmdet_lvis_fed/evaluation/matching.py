@@ -1,0 +1,134 @@
+"""IoUs of the (detection, ground truth) pairs that can match, and lvis-api's greedy matching.
+
+Only pairs in the same (image, category) whose IoU reaches the lowest threshold (0.5) can match:
+box IoU is computed for every pair in bulk with pycocotools' formula and operation order, so the
+threshold tests agree bit for bit; mask IoU is pycocotools' own (`mask.iou`), one call per
+(image, category); boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or more, since
+the IoU it enters is min(mask IoU, boundary IoU).
+"""
+import numpy as np
+
+from .params import IOU_THRS
+
+_PAIR_CHUNK = 1 << 18   # (detection, ground truth) pairs whose box IoU is held at once
+_NONE = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+
+def candidate_pairs(d, g, iou_type, det_masks=None, gt_masks=None, img_hw=None,
+                    dilation_ratio=0.02):
+    """(detection, ground truth, IoU) of the pairs with IoU >= the lowest threshold.
+
+    `d`, `g`: detections and ground truth sorted by (image, category) key (`d` then by score),
+    with 'key', 'bbox' and, for masks, 'idx' (rows of `det_masks` / `gt_masks`, RLEColumns) and
+    'img'. Sorted by detection, then ground truth in file order."""
+    gs = np.searchsorted(g['key'], d['key'], 'left')
+    ng = np.searchsorted(g['key'], d['key'], 'right') - gs
+    if iou_type == 'bbox':
+        parts = [_box_pairs(d['bbox'], g['bbox'], gs, ng, lo, hi)
+                 for lo, hi in _chunks(ng, _PAIR_CHUNK)]
+    else:
+        parts = [_mask_pairs(d, g, gs, ng, det_masks, gt_masks)]
+        if iou_type == 'boundary':
+            from .boundary import boundary_ious
+            det, gti, iou = parts[0]
+            b = boundary_ious(det_masks, d['idx'][det], gt_masks, g['idx'][gti],
+                              img_hw[d['img'][det]], dilation_ratio)
+            iou = np.minimum(iou, b)
+            ok = iou >= IOU_THRS[0]
+            parts = [(det[ok], gti[ok], iou[ok])]
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return _NONE
+    return tuple(np.concatenate(x) for x in zip(*parts))
+
+
+def _chunks(counts, limit):
+    """Split rows into runs whose counts add up to about `limit`."""
+    ends = np.searchsorted(np.cumsum(counts), np.arange(limit, counts.sum() + limit, limit),
+                           'right')
+    lo = 0
+    for hi in np.unique(np.r_[ends, len(counts)]):
+        hi = max(int(hi), lo + 1)
+        if lo < len(counts):
+            yield lo, min(hi, len(counts))
+        lo = hi
+
+
+def _box_pairs(dbox, gbox, gs, ng, lo, hi):
+    n = ng[lo:hi]
+    det = np.repeat(np.arange(lo, hi), n)
+    offs = np.arange(len(det)) - np.repeat(np.cumsum(n) - n, n)
+    gti = gs[det] + offs
+    D, G = dbox[det], gbox[gti]
+    # pycocotools bbIou, same operations in the same order: the >= threshold tests agree exactly.
+    w = np.minimum(D[:, 2] + D[:, 0], G[:, 2] + G[:, 0]) - np.maximum(D[:, 0], G[:, 0])
+    h = np.minimum(D[:, 3] + D[:, 1], G[:, 3] + G[:, 1]) - np.maximum(D[:, 1], G[:, 1])
+    inter = w * h
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = inter / (D[:, 2] * D[:, 3] + G[:, 2] * G[:, 3] - inter)
+    ok = (w > 0) & (h > 0) & (iou >= IOU_THRS[0])
+    return det[ok], gti[ok], iou[ok]
+
+
+def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
+    from pycocotools import mask as mask_utils
+    has = np.nonzero(ng)[0]
+    if not len(has):
+        return _NONE
+    # Runs of detections sharing one (image, category) group.
+    brk = np.r_[0, np.nonzero(np.diff(d['key'][has]) | (np.diff(has) != 1))[0] + 1, len(has)]
+    dets_out, gts_out, ious_out = [], [], []
+    idx, gidx = d['idx'], g['idx']
+    for a, b in zip(brk[:-1], brk[1:]):
+        d0, d1 = has[a], has[b - 1] + 1
+        g0, n = gs[d0], ng[d0]
+        iou = np.asarray(mask_utils.iou([det_masks[i] for i in idx[d0:d1]],
+                                        [gt_masks[j] for j in gidx[g0:g0 + n]], [0] * n))
+        r, c = np.nonzero(iou >= IOU_THRS[0])
+        dets_out.append(r + d0)
+        gts_out.append(c + g0)
+        ious_out.append(iou[r, c])
+    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out)
+
+
+def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):
+    """lvis-api's greedy matching, for every (image, category) group, area range and threshold
+    at once: a detection takes the unmatched ground truth of highest IoU >= the threshold,
+    preferring ground truth that is not ignored; on equal IoU the later annotation in file
+    order wins (lvis-api's `<` comparison).
+
+    A detection only competes with earlier detections of its own group, so all groups advance
+    one score rank (`det_rank`) per step. Returns (matched, matched-to-an-ignored-gt), each
+    (rows, detections)."""
+    rows = gt_ig_rows.shape[0]
+    thr = np.tile(IOU_THRS, rows // len(IOU_THRS))[:, None]
+    n_det = len(det_rank)
+    dt_m = np.zeros((rows, n_det), bool)
+    dt_ig = np.zeros((rows, n_det), bool)
+    p_det, p_gt, p_iou = pairs
+    if not len(p_det):
+        return dt_m, dt_ig
+    gt_taken = np.zeros((rows, num_gt), bool)
+    order = np.argsort(det_rank[p_det], kind='stable')
+    p_det, p_gt, p_iou = p_det[order], p_gt[order], p_iou[order]
+    ranks = det_rank[p_det]
+    bounds = np.r_[0, np.nonzero(np.diff(ranks))[0] + 1, len(ranks)]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        det, gti, iou = p_det[lo:hi], p_gt[lo:hi], p_iou[lo:hi]
+        seg = np.r_[0, np.nonzero(np.diff(det))[0] + 1]
+        seg_of = np.repeat(np.arange(len(seg)), np.diff(np.r_[seg, len(det)]))
+        avail = ~gt_taken[:, gti] & (iou[None, :] >= thr)
+        keep_ig = gt_ig_rows[:, gti]
+        nonig = avail & ~keep_ig
+        # Once a detection can match a non-ignored gt it never takes an ignored one.
+        elig = np.where(np.logical_or.reduceat(nonig, seg, axis=1)[:, seg_of], nonig, avail)
+        val = np.where(elig, iou[None, :], -1.0)
+        best = np.maximum.reduceat(val, seg, axis=1)[:, seg_of]
+        pos = np.where(elig & (val == best), np.arange(len(det))[None, :], -1)
+        choice = np.maximum.reduceat(pos, seg, axis=1)   # last of the best: lvis-api's tie rule
+        r, s = np.nonzero(choice >= 0)
+        p = choice[r, s]
+        gt_taken[r, gti[p]] = True
+        dt_m[r, det[p]] = True
+        dt_ig[r, det[p]] = keep_ig[r, p]
+    return dt_m, dt_ig

@@ -1,0 +1,154 @@
+"""tools/ablate.py: a run is identified by what determines its numbers, and its tables can only
+show the numbers of the runs they name."""
+import fcntl
+import json
+import os
+import os.path as osp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+ABLATE = osp.join(ROOT, 'tools', 'ablate.py')
+BASE = osp.join(ROOT, 'configs', 'demo', 'longtail', 'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+
+
+def tiny_options(demo_root):
+    """One short epoch on the small demo data."""
+    return [f'train_dataloader.dataset.data_root={demo_root}',
+            f'test_dataloader.dataset.data_root={demo_root}',
+            f'val_dataloader.dataset.data_root={demo_root}',
+            'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False']
+
+
+def ablate(*args, cwd=ROOT, timeout=900):
+    return subprocess.run([sys.executable, ABLATE, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=dict(os.environ, OMP_NUM_THREADS='1'))
+
+
+def copy_config(tmp_path, folder, body=''):
+    """A config in its own folder that inherits the baseline (same base name in each folder)."""
+    path = tmp_path / folder / 'x.py'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'_base_ = {BASE!r}\n{body}')
+    return str(path)
+
+
+def test_run_key_follows_path_content_seed_options_and_start_checkpoint(tmp_path):
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    a = copy_config(tmp_path, 'a')
+    b = copy_config(tmp_path, 'b')
+    w = str(tmp_path / 'w')
+    ra, rb = Run(a, 0, w, []), Run(b, 0, w, [])
+    assert ra.key != rb.key and ra.dir != rb.dir                 # same base name, other path
+    assert Run(a, 0, w, []).key == ra.key                        # deterministic
+    assert Run(a, 1, w, []).key == ra.key and Run(a, 1, w, []).dir != ra.dir   # seed: folder
+    assert Run(a, 0, w, ['train_cfg.max_epochs=9']).key != ra.key
+    # content: the same path with what the runner reads changed (or a base changed under it) is
+    # another run; a top-level variable the runner does not read (an unused piece) is not
+    c = copy_config(tmp_path, 'c')
+    k = Run(c, 0, w, []).key
+    copy_config(tmp_path, 'c', 'unused_piece = dict(type="EQLLoss")\n')
+    assert Run(c, 0, w, []).key == k
+    copy_config(tmp_path, 'c', 'train_cfg = dict(max_epochs=2)\n')
+    assert Run(c, 0, w, []).key != k
+    ckpt = tmp_path / 'start.pth'
+    ckpt.write_bytes(b'one')
+    d = copy_config(tmp_path, 'd', f'load_from = {str(ckpt)!r}\n')
+    k1 = Run(d, 0, w, []).key
+    ckpt.write_bytes(b'two')                                     # re-pretrained
+    assert Run(d, 0, w, []).key != k1
+
+
+def test_refusals_follow_the_error_contract(tmp_path):
+    cfg = copy_config(tmp_path, 'a')
+    for args, msg in [((cfg, '--seeds', '0', '0'), 'repeats a seed'),
+                      ((cfg, cfg), 'is given twice'),
+                      ((str(tmp_path / 'none.py'),), 'no such config file')]:
+        out = ablate(*args, '--work-dir', str(tmp_path / 'w'))
+        assert out.returncode == 2 and out.stderr.startswith('error: ') and msg in out.stderr
+        assert out.stderr.count('\n') == 1 and 'Traceback' not in out.stderr
+    (tmp_path / 'file').write_text('')
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'file'))
+    assert out.returncode == 2 and 'exists and is not a folder' in out.stderr
+    ro = tmp_path / 'ro'
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.access(str(ro), os.W_OK):      # root ignores permissions
+        pytest.skip('running as root: permissions do not apply')
+    out = ablate(cfg, '--work-dir', str(ro / 'w'))
+    assert out.returncode == 2 and 'cannot create it' in out.stderr
+
+
+def test_a_locked_run_is_refused(tmp_path):
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    cfg = copy_config(tmp_path, 'a')
+    w = str(tmp_path / 'w')
+    run = Run(cfg, 0, w, [])
+    os.makedirs(run.dir)
+    fd = os.open(osp.join(run.dir, '.lock'), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)             # another ablate.py is working on it
+    try:
+        out = ablate(cfg, '--work-dir', w)
+    finally:
+        os.close(fd)
+    assert out.returncode == 2 and 'being worked on by another ablate.py' in out.stderr
+    assert not osp.exists(osp.join(run.dir, 'run.log'))
+
+
+def test_runs_are_reused_only_when_everything_matches(tmp_path, demo_root):
+    a = copy_config(tmp_path, 'a')
+    b = copy_config(tmp_path, 'b')                     # the same base name in another folder
+    w = str(tmp_path / 'w')
+    opts = tiny_options(demo_root)
+    out = ablate(a, b, '--work-dir', w, '--jobs', '2', '--cfg-options', *opts)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count('training and testing') == 2
+    runs = sorted(p for p in os.popen(f'find {w} -name metrics.json').read().split())
+    assert len(runs) == 2
+    m = [json.load(open(p)) for p in runs]
+    assert {r['config'] for r in m} == {osp.relpath(a, ROOT), osp.relpath(b, ROOT)}
+    assert all(r['options'] == opts and r['seed'] == 0 and len(r['key']) == 12 for r in m)
+    md = open(osp.join(w, 'ablation.md')).read()
+    assert osp.relpath(a, ROOT) in md and osp.relpath(b, ROOT) in md
+    assert 'train_cfg.max_epochs=1' in md                # the options are in the table
+    again = ablate(a, '--work-dir', w, '--cfg-options', *opts)
+    assert again.returncode == 0 and 'finished, reused' in again.stdout
+    assert 'training and testing' not in again.stdout
+    # Other options: not the same run, trained again in its own folder.
+    other = opts[:-1] + ['val_dataloader.persistent_workers=0']
+    changed = ablate(a, '--work-dir', w, '--report-only', '--cfg-options', *other)
+    assert changed.returncode == 2 and 'no finished run' in changed.stderr
+
+
+def test_sigterm_reaches_the_training_child(tmp_path, demo_root):
+    cfg = copy_config(tmp_path, 'a', 'max_epochs = 50\n'
+                      'train_cfg = dict(max_epochs=50, val_begin=51)\n')
+    w = str(tmp_path / 'w')
+    opts = [o for o in tiny_options(demo_root) if 'max_epochs' not in o]
+    proc = subprocess.Popen([sys.executable, ABLATE, cfg, '--work-dir', w, '--cfg-options', *opts],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = None
+    for _ in range(300):
+        time.sleep(0.5)
+        kids = open(f'/proc/{proc.pid}/task/{proc.pid}/children').read().split()
+        if kids:
+            child = int(kids[0])
+            break
+    assert child is not None
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and 'stopped by signal SIGTERM' in err
+    assert not osp.exists(f'/proc/{child}') or 'Z' in open(f'/proc/{child}/stat').read().split()[2]
+    shutil.rmtree(w, ignore_errors=True)

@@ -1,0 +1,439 @@
+#!/usr/bin/env python
+"""Choose the test-time calibration strength gamma of a trained model on the validation split, and
+write the calibrated config.
+
+    python tools/calibrate.py CONFIG CHECKPOINT [--gammas 0 0.1 ... 1.0] [--freq-source file|subset]
+                              [--metric AP|APr] [--max-apf-drop 0.02] [--masks]
+                              [--out-config PATH] [--work-dir DIR] [--device cpu] [--workers N]
+
+Calibration (NorCal, mmdet_lvis_fed/models/calibration.py): the K foreground logits minus
+gamma * log f(c) before the head's activation (softmax: p_c / f_c^gamma renormalised, background
+untouched; sigmoid: the class's odds / f_c^gamma). f(c) is the class frequency of the data the
+checkpoint was trained on (its meta.dataset_meta; --freq-source 'file': the train file's
+image_count, 'subset': the share of the training images), as ClassFrequencyHook gives it in
+`mim test`.
+
+Validation split: the training dataset of CONFIG with split='val' (its val_fraction and
+split_seed: the 9:1 split of the training file), test_mode=True, the test pipeline and the test
+dataloader's not_exhaustive rule; never the test set. When the training dataset reads the whole
+file (split=None, as the demo configs do) those images were trained on, and a warning says so.
+The split is judged by LVISFedMetric with the test evaluator's options (max_dets, mask_area, ...).
+
+One inference pass serves the whole sweep: per image the backbone, RPN and box head run once; the
+raw class logits and box regressions of its RoIs are then re-scored, NMSed and capped for every
+gamma by the head's own predict_by_feat (so each gamma's detections are exactly the calibrated
+model's), and only the detections are kept. Box AP is measured for every gamma. With --masks the mask
+head also runs for every gamma's detections (on the features of the image at hand: no second
+backbone pass) and mask AP is printed too; without it the sweep is box-only, and the masks of the
+written config follow its calibrated boxes.
+
+The choice (gamma 0, the uncalibrated model, is always swept):
+  --metric AP   the gamma with the best box AP (default);
+  --metric APr  the best box APr among the gammas whose box APf is at most --max-apf-drop (default
+                0.02) below gamma 0's: rare classes up, frequent ones kept.
+Ties go to the smaller gamma.
+
+Writes --out-config (default WORK_DIR/<config name>_calib.py): a config that inherits CONFIG, sets
+the calibrated box head with the chosen gamma, and names CONFIG in `retest_of` (tools/ablate.py
+tests it with CONFIG's checkpoints, without training); run it with
+
+    mim test mmdet OUT_CONFIG --checkpoint CHECKPOINT
+
+and WORK_DIR/calibration.json (default work_dirs/calibrate/<config name>/): the numbers per gamma.
+
+Errors (a missing or unreadable file, a checkpoint trained on other classes, frequencies that
+cannot be computed, a box head that cannot be calibrated) end in one line, `error: ...`, exit
+status 2, and nothing written.
+"""
+import argparse
+import contextlib
+import math
+import os
+import os.path as osp
+import shlex
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmdet_lvis_fed.io import atomic_write_json, atomic_write_text, fail  # noqa: E402
+
+DEFAULT_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+GROUPS = ('AP', 'APr', 'APc', 'APf')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', help='the config the checkpoint was trained with')
+    p.add_argument('checkpoint', help='its checkpoint (.pth saved by mmengine)')
+    p.add_argument('--gammas', nargs='+', type=float, default=list(DEFAULT_GAMMAS),
+                   metavar='G', help='gammas to sweep, >= 0 (0 is always added); default '
+                                     + ' '.join(map(str, DEFAULT_GAMMAS)))
+    p.add_argument('--freq-source', choices=['file', 'subset'],
+                   help="where f(c) comes from: 'file' (image_count) or 'subset' (share of the "
+                        "training images); default: the config's calibration, else 'file'")
+    p.add_argument('--metric', choices=['AP', 'APr'], default='AP',
+                   help='best box AP, or best box APr with box APf kept (see --max-apf-drop); '
+                        'default AP')
+    p.add_argument('--max-apf-drop', type=float, default=0.02,
+                   help='--metric APr: largest allowed box APf loss against gamma 0 (default 0.02)')
+    p.add_argument('--masks', action='store_true',
+                   help='also mask AP per gamma (the mask head runs once per gamma)')
+    p.add_argument('--out-config', help='the config to write (default WORK_DIR/<name>_calib.py)')
+    p.add_argument('--work-dir', help='where calibration.json goes (default '
+                                      'work_dirs/calibrate/<config name>)')
+    p.add_argument('--device', help='default cuda:0 when available, else cpu')
+    p.add_argument('--workers', type=int, default=2, help='dataloader workers (default 2)')
+    return p.parse_args(argv)
+
+
+def first_line(e):
+    text = str(e).strip()
+    return f'{type(e).__name__}: {text.splitlines()[0] if text else ""}'
+
+
+# --- what is read ----------------------------------------------------------------------------
+
+def dataset_chain(ds):
+    """Dataset configs from the outermost wrapper to the innermost dataset."""
+    chain = []
+    while isinstance(ds, dict):
+        chain.append(ds)
+        ds = ds.get('dataset')
+    return chain
+
+
+def val_split_config(cfg):
+    """The validation split of the training file: the innermost training dataset config with
+    split='val', test_mode=True, the test pipeline and the test protocol's not_exhaustive rule."""
+    import copy
+    train = copy.deepcopy(dataset_chain(cfg.train_dataloader.get('dataset'))[-1])
+    test = dataset_chain(cfg.test_dataloader.get('dataset'))[-1]
+    trained_on_val = train.get('split') is None
+    train.pop('filter_cfg', None)
+    train.update(split='val', test_mode=True, pipeline=copy.deepcopy(test['pipeline']),
+                 not_exhaustive=test.get('not_exhaustive', 'exclude'))
+    return train, trained_on_val
+
+
+def calibrated_head(cfg):
+    """(the box head's config overrides that turn calibration on, the head's calibration dict)."""
+    from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+    from mmdet.registry import MODELS
+    from mmdet_lvis_fed.models.calibration import CalibrationMixin
+    head = cfg.model.get('roi_head', {}).get('bbox_head')
+    if not isinstance(head, dict):
+        fail(f'{cfg.filename}: model.roi_head.bbox_head is {type(head).__name__}, not one box head '
+             '(cascade heads are not supported)')
+    kind = head.get('type')
+    cls = MODELS.get(kind) if isinstance(kind, str) else kind
+    if isinstance(cls, type) and issubclass(cls, CalibrationMixin):
+        return {}, head.get('calibration') or {}
+    if cls is Shared2FCBBoxHead:
+        return dict(type='CalibratedBBoxHead'), {}
+    fail(f'{cfg.filename}: the box head {kind} has no calibration: it works on Shared2FCBBoxHead '
+         '(as CalibratedBBoxHead) and FedBBoxHead')
+
+
+def read_checkpoint(path):
+    import torch
+    # torch >= 2.6 reads mmengine's checkpoints with mmdet_lvis_fed.checkpoint's allow-list
+    try:
+        ckpt = torch.load(path, map_location='cpu')
+    except Exception as e:     # not a torch file, truncated, refused by the safe unpickler
+        fail(f'{path}: cannot read the checkpoint ({first_line(e)})')
+    if not isinstance(ckpt, dict):
+        fail(f'{path}: not an mmengine checkpoint (a {type(ckpt).__name__})')
+    meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
+    if not meta.get('classes'):
+        fail(f'{path}: the checkpoint has no meta.dataset_meta.classes: its classes and training '
+             'frequencies are unknown (checkpoints saved by mmengine training runs carry them)')
+    return ckpt, meta
+
+
+def metric_options(cfg):
+    """The test evaluator's LVISFedMetric options (max_dets, mask_area, ...), so that the
+    validation split is judged by the test protocol; what it reports and writes is the sweep's."""
+    evaluators = cfg.get('test_evaluator') or {}
+    for ev in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        if str(ev.get('type', '')).split('.')[-1] == 'LVISFedMetric':
+            skip = {'type', 'metric', 'classwise', 'format_only', 'outfile_prefix', 'out_dir',
+                    'ann_file', 'classes', 'prefix', 'collect_device'}
+            return {k: v for k, v in ev.items() if k not in skip}
+    return {}
+
+
+def _listed(names, limit=8):
+    return '(' + ', '.join(names[:limit]) + (', ...' if len(names) > limit else '') + ')'
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def box_forward_once(roi_head):
+    """Within the block the box head runs once: later calls of `_bbox_forward` (one per gamma, on
+    the same RoIs) get the first call's class logits and box regressions."""
+    import torch
+    # StandardRoIHead.predict_bbox calls _bbox_forward and then the head's predict_by_feat (the
+    # calibration): sharing this one call is the smallest hook that re-scores without re-running.
+    original, cache = roi_head._bbox_forward, {}
+
+    def once(x, rois):
+        if 'out' not in cache:
+            cache['rois'], cache['out'] = rois, original(x, rois)
+        elif not torch.equal(cache['rois'], rois):
+            raise RuntimeError('box_forward_once: the RoIs changed between gammas')
+        return cache['out']
+
+    roi_head._bbox_forward = once
+    try:
+        yield
+    finally:
+        del roi_head._bbox_forward
+
+
+def rescale_like_mask_head(results, metas):
+    """The boxes in original-image coordinates, by the very operation FCNMaskHead's
+    _predict_by_feat_single applies when a mask head runs (mmdet 3.3: boxes NMSed at the
+    network's scale, then divided in place by the scale factor), so that box-only numbers equal
+    `mim test`'s."""
+    for res, meta in zip(results, metas):
+        if res.bboxes.shape[0]:
+            res.bboxes /= res.bboxes.new_tensor(meta['scale_factor']).repeat((1, 2))
+    return results
+
+
+def predict_all(model, batch, gammas, with_masks):
+    """Yield (gamma, the batch's data samples with pred_instances) for every gamma, from one
+    backbone, RPN and box head pass; the samples are overwritten by the next gamma's."""
+    roi_head, head = model.roi_head, model.roi_head.bbox_head
+    data = model.data_preprocessor(batch, False)
+    samples = data['data_samples']
+    x = model.extract_feat(data['inputs'])
+    rpn_results = model.rpn_head.predict(x, samples, rescale=False)
+    metas = [s.metainfo for s in samples]
+    with box_forward_once(roi_head):
+        for g in gammas:
+            head.calibration.gamma = g
+            results = roi_head.predict_bbox(x, metas, rpn_results, rcnn_test_cfg=roi_head.test_cfg,
+                                            rescale=not roi_head.with_mask)
+            if roi_head.with_mask and with_masks:
+                results = roi_head.predict_mask(x, metas, results, rescale=True)
+            elif roi_head.with_mask:
+                results = rescale_like_mask_head(results, metas)
+            yield g, model.add_pred_to_datasample(samples, results)
+
+
+def sweep(model, loader, gammas, metric_cfg, with_masks):
+    """{gamma: {'bbox_AP': .., ...}} on every image of the loader."""
+    import torch
+    from mmdet_lvis_fed.evaluation.lvis_fed_metric import LVISFedMetric
+    iou_types = ['bbox', 'segm'] if with_masks else ['bbox']
+    metrics = {g: LVISFedMetric(metric=iou_types, **metric_cfg) for g in gammas}
+    for m in metrics.values():
+        m.dataset_meta = loader.dataset.metainfo
+    n = 0
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            for g, samples in predict_all(model, batch, gammas, with_masks):
+                metrics[g].process(batch, [s.to_dict() for s in samples])
+            n += len(batch['inputs'])
+            if (i + 1) % 100 == 0:
+                print(f'{n} / {len(loader.dataset)} images', flush=True)
+    return {g: {k.split('/', 1)[-1]: float(v) for k, v in m.evaluate(n).items()}
+            for g, m in metrics.items()}
+
+
+def choose(rows, metric, max_apf_drop):
+    """The chosen gamma (module docstring); rows: {gamma: numbers}, with gamma 0."""
+    if metric == 'AP':
+        candidates = list(rows)
+    else:
+        floor = rows[0.0]['bbox_APf'] - max_apf_drop
+        candidates = [g for g in rows if rows[g]['bbox_APf'] >= floor - 1e-12]
+    key = f'bbox_{metric}'
+    return max(sorted(candidates), key=lambda g: (rows[g][key], -g))
+
+
+# --- what is written -------------------------------------------------------------------------
+
+def table(rows, with_masks, chosen=None):
+    tasks = ['bbox', 'segm'] if with_masks else ['bbox']
+    head = ['gamma'] + [f'{"box" if t == "bbox" else "mask"} {g}' for t in tasks for g in GROUPS]
+    lines = ['  '.join(f'{h:>9}' for h in head)]
+    for g in sorted(rows):
+        cells = [f'{g:>9g}'] + [f'{rows[g][f"{t}_{k}"]:>9.4f}' for t in tasks for k in GROUPS]
+        lines.append('  '.join(cells) + ('  <- chosen' if g == chosen else ''))
+    return lines
+
+
+def rel_base(target, out_path):
+    rel = osp.relpath(osp.abspath(target), osp.dirname(osp.abspath(out_path)))
+    return rel if rel.startswith('.') else './' + rel
+
+
+def config_text(args, cfg, out_path, override, gamma, freq_source, rows, command,
+                trained_on_val):
+    import textwrap
+    source = cfg.get('retest_of')
+    retest = (osp.normpath(osp.join(osp.dirname(osp.abspath(args.config)), source)) if source
+              else args.config)
+    rule = ('box AP' if args.metric == 'AP' else
+            f'box APr, with box APf at most {args.max_apf_drop:g} below gamma = 0\'s')
+    prose = (f'Test-time calibration (NorCal) of {osp.basename(args.config)}, no training: the K '
+             'foreground logits minus gamma * log f(c) before the head\'s activation, f from the '
+             f'checkpoint\'s training data ({freq_source!r}). gamma chosen on the validation split '
+             f'(split=\'val\' of the training file) by {rule}'
+             + (' (the training dataset reads the whole file: these images were trained on)'
+                if trained_on_val else '') + '; written (and to choose again, re-run) by')
+    head = ''.join([f'type={override["type"]!r},\n    '] if 'type' in override else []) + \
+        f'calibration=dict(gamma={float(gamma)!r}, freq_source={freq_source!r})'
+    lines = textwrap.wrap(prose, 97) + [f'    {command}'] + [
+        'tools/ablate.py tests this config with the checkpoint of retest_of\'s run (same seed).',
+        ''] + table(rows, args.masks, gamma)
+    return '\n'.join(['# ' + line if line else '#' for line in lines] + [
+        f'_base_ = {rel_base(args.config, out_path)!r}',
+        f'retest_of = {rel_base(retest, out_path)!r}',
+        '',
+        f'model = dict(roi_head=dict(bbox_head=dict(\n    {head})))',
+        ''])
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def load_model(cfg, override, calibration, ckpt, ckpt_path, device):
+    from mmengine.runner import load_state_dict
+    from mmdet.registry import MODELS
+    head = cfg.model.roi_head.bbox_head
+    head.update(override)
+    head['calibration'] = calibration
+    if 'init_cfg' in cfg.model.get('backbone', {}):
+        cfg.model.backbone.init_cfg = None          # the weights come from the checkpoint
+    model = MODELS.build(cfg.model)
+    try:
+        load_state_dict(model, ckpt.get('state_dict', ckpt), strict=True)
+    except RuntimeError as e:
+        fail(f'{ckpt_path}: does not fit the model of {cfg.filename} '
+             f'({" ".join(str(e).split())[:300]})')
+    return model.to(device).eval()
+
+
+def check_writable(path):
+    """Fail unless `path` can be created: its nearest existing folder is a writable folder."""
+    if osp.isdir(path):
+        fail(f'{path}: is a folder')
+    folder = osp.dirname(osp.abspath(path))
+    while not osp.exists(folder):
+        folder = osp.dirname(folder)
+    if not osp.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        fail(f'{path}: cannot write ({folder} is not a writable folder)')
+
+
+def warnings_to_stdout():
+    """Python warnings (mmengine's imports raise some) go to stdout: stderr carries only the one
+    error line of the error contract."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(warnings.formatwarning(message, category, filename, lineno, line).rstrip())
+    warnings.showwarning = show
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            fail(f'{path}: no such {what} file')
+    bad = [g for g in args.gammas if not (math.isfinite(g) and g >= 0)]
+    if bad:
+        fail(f'--gammas: {bad[0]} is not a number >= 0')
+    if not args.max_apf_drop >= 0:
+        fail(f'--max-apf-drop: {args.max_apf_drop} is not a number >= 0')
+    gammas = sorted({0.0, *map(float, args.gammas)})
+    name = osp.splitext(osp.basename(args.config))[0]
+    work_dir = args.work_dir or osp.join('work_dirs', 'calibrate', name)
+    out_path = args.out_config or osp.join(work_dir, f'{name}_calib.py')
+    if not out_path.endswith('.py'):
+        fail(f'--out-config {out_path}: a config file name ends in .py')
+    json_path = osp.join(work_dir, 'calibration.json')
+    for path in (json_path, out_path):     # before the sweep, not after it
+        check_writable(path)
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    MMLogger.get_instance('calibrate', log_level='WARNING')     # the metric's tables stay quiet
+    try:
+        cfg = Config.fromfile(args.config)
+    except Exception as e:
+        fail(f'{args.config}: cannot load the config ({first_line(e)})')
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    override, calibration = calibrated_head(cfg)
+    freq_source = args.freq_source or calibration.get('freq_source', 'file')
+    ckpt, meta = read_checkpoint(args.checkpoint)
+
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    from mmdet_lvis_fed.datasets.frequency import class_frequency
+    ds_cfg, trained_on_val = val_split_config(cfg)
+    try:
+        dataset = DATASETS.build(ds_cfg)
+    except Exception as e:
+        fail(f'{args.config}: cannot build the validation split ({first_line(e)})')
+    classes, ckpt_classes = tuple(dataset.metainfo['classes']), tuple(meta['classes'])
+    if classes != ckpt_classes:
+        fail(f'{args.checkpoint} was trained on {len(ckpt_classes)} classes '
+             f'{_listed(ckpt_classes)}, but {args.config} names {len(classes)} '
+             f'{_listed(classes)}: give the config it was trained with')
+    try:
+        freq = class_frequency(meta, freq_source)
+    except ValueError as e:
+        fail(f"{args.checkpoint}: no class frequencies from its meta.dataset_meta ({e})")
+    if trained_on_val:
+        print(f'warning: the training dataset of {args.config} reads the whole file (split=None): '
+              'its validation split was trained on')
+
+    device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
+    model = load_model(cfg, override, dict(gamma=0.0, freq_source=freq_source), ckpt,
+                       args.checkpoint, device)
+    try:
+        model.roi_head.bbox_head.calibration.set_class_frequency(freq)
+    except ValueError as e:
+        fail(f'{args.checkpoint}: {e}')
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False,
+                                         num_workers=max(args.workers, 0),
+                                         collate_fn=pseudo_collate)
+    metric_cfg = metric_options(cfg)
+    if args.masks and not model.roi_head.with_mask:
+        fail(f'--masks: the model of {args.config} has no mask head')
+    print(f'{len(dataset)} validation images, {len(gammas)} gammas, f from {freq_source!r}',
+          flush=True)
+    rows = sweep(model, loader, gammas, metric_cfg, args.masks)
+    chosen = choose(rows, args.metric, args.max_apf_drop)
+    for line in table(rows, args.masks, chosen):
+        print(line)
+
+    command = ' '.join(shlex.quote(a) for a in
+                       ['python', 'tools/calibrate.py'] + list(argv if argv is not None
+                                                               else sys.argv[1:]))
+    text = config_text(args, cfg, out_path, override, chosen, freq_source, rows, command,
+                       trained_on_val)
+    result = dict(config=args.config, checkpoint=args.checkpoint, freq_source=freq_source,
+                  split='val', images=len(dataset), metric=args.metric,
+                  max_apf_drop=args.max_apf_drop, masks=args.masks, gammas=gammas,
+                  chosen=chosen, out_config=out_path, command=command,
+                  rows=[dict(gamma=g, **rows[g]) for g in gammas])
+    try:
+        atomic_write_json(result, json_path)
+        atomic_write_text(text, out_path)
+    except OSError as e:
+        fail(f'{e.filename or out_path}: cannot write ({e.strerror or e})')
+    print(f'gamma = {chosen:g} (best {"box AP" if args.metric == "AP" else "box APr"}); '
+          f'wrote {out_path}\n    mim test mmdet {out_path} --checkpoint {args.checkpoint}')
+
+
+if __name__ == '__main__':
+    warnings_to_stdout()
+    main()
