@@ -78,12 +78,17 @@ data/study/annotations/lvis_v1_val.json: tools/make_demo_data.py
 test: env
 	$(VPY) -m pytest -q tests -p no:cacheprovider
 
-# Benchmarks print figures with their baselines measured in the same run (minutes each; the
-# end-to-end run waits about 4 minutes for lvis-api, the LVIS-val-scale one writes 0.6 GB of JSON).
+# Benchmarks print figures with their baselines measured in the same run (tools/README.md has the
+# tables). About an hour in all on 2 cores: the end-to-end run waits ~4 minutes for lvis-api, the
+# boundary baselines (faster-coco-eval and the branch algorithm) ~16 minutes at 1,000 images, and
+# the LVIS-val-scale runs write 0.6-1 GB of JSON.
 bench: env
 	$(VPY) tools/benchmark_eval.py --images 5000 --dets-per-image 300
 	$(VPY) tools/benchmark_eval.py --end-to-end --images 5000 --dets-per-image 300 --iou-types bbox
 	$(VPY) tools/benchmark_eval.py --end-to-end --images 20000 --dets-per-image 300 --iou-types bbox --tools ours
+	$(VPY) tools/benchmark_eval.py --end-to-end --images 1000 --dets-per-image 300 --iou-types boundary --max-dets -1 --max-dets-per-cat 10000 --tools ours fce branch
+	$(VPY) tools/benchmark_eval.py --end-to-end --no-readers --images 5000 --dets-per-image 300 --iou-types segm boundary --max-dets -1 --max-dets-per-cat 10000 --tools ours
+	$(VPY) tools/benchmark_eval.py --end-to-end --no-readers --images 20000 --dets-per-cat 10000 --max-dets -1 --max-dets-per-cat 10000 --iou-types bbox --tools ours
 	$(VPY) tools/benchmark_loading.py
 
 clean-env:

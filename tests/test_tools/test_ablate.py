@@ -80,12 +80,8 @@ def test_refusals_follow_the_error_contract(tmp_path):
     (tmp_path / 'file').write_text('')
     out = ablate(cfg, '--work-dir', str(tmp_path / 'file'))
     assert out.returncode == 2 and 'exists and is not a folder' in out.stderr
-    ro = tmp_path / 'ro'
-    ro.mkdir()
-    ro.chmod(0o500)
-    if os.access(str(ro), os.W_OK):      # root ignores permissions
-        pytest.skip('running as root: permissions do not apply')
-    out = ablate(cfg, '--work-dir', str(ro / 'w'))
+    # A folder under a file cannot be created, whoever runs the test (root ignores permissions).
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'file' / 'w'))
     assert out.returncode == 2 and 'cannot create it' in out.stderr
 
 
