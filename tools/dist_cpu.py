@@ -16,7 +16,7 @@ import os.path as osp
 import runpy
 import sys
 
-WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel',
+WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel', 'model_wrapper_cfg.device_ids=None',
            'model_wrapper_cfg.broadcast_buffers=False']
 
 
