@@ -26,7 +26,7 @@ train_dataloader = dict(dataset=dict(metainfo=metainfo))
 val_dataloader = dict(dataset=dict(metainfo=metainfo))
 test_dataloader = dict(dataset=dict(metainfo=metainfo))
 
-max_epochs = 18
+max_epochs = 12            # an upper bound: early stopping ends most runs sooner
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
