@@ -16,18 +16,20 @@ def table_keys(res):
             + (POOL_KEYS if p['pooled'] else ()))
 
 
-def protocol_line(res):
-    """Which protocol produced the numbers, in words."""
+def protocol_line(res, *more):
+    """Which protocol produced the numbers, in words: `res` and the `more` results of the same
+    table (one per IoU type, under the same caps)."""
     p = res.protocol
     max_dets, per_cat = p['max_dets'], p['max_dets_per_cat']
-    challenge = (res.iou_type == 'boundary' and per_cat == 10000 and max_dets < 0
-                 and p.get('dilation_ratio') == 0.02 and not p['mask_area'])
-    plain = res.iou_type != 'boundary' and max_dets == 300 and per_cat < 0 and not p['mask_area']
+    rows = (res,) + more
+    boundary = [r.protocol['dilation_ratio'] for r in rows if r.iou_type == 'boundary']
+    challenge = (boundary == [0.02] and per_cat == 10000 and max_dets < 0 and not p['mask_area'])
+    plain = not boundary and max_dets == 300 and per_cat < 0 and not p['mask_area']
     name = ('LVIS challenge 2021 (Boundary AP, Fixed AP)' if challenge else
             'lvis-api 0.5.3' if plain else 'custom')
-    parts = [IOU_NAMES[res.iou_type] + (f' (min of mask and boundary IoU, dilation ratio '
-                                        f'{p["dilation_ratio"]})' if res.iou_type == 'boundary'
-                                        else '')]
+    parts = [', '.join(IOU_NAMES[r.iou_type] + (
+        f' (min of mask and boundary IoU, dilation ratio {r.protocol["dilation_ratio"]})'
+        if r.iou_type == 'boundary' else '') for r in rows)]
     parts.append(f'at most {max_dets} detections per image' if max_dets >= 0 else
                  'no per-image cap')
     if per_cat >= 0:
@@ -47,7 +49,7 @@ def frequency_table(results):
         return ''
     keys = table_keys(results[0])
     widths = [max(8, len(k) + 2) for k in keys]
-    lines = [protocol_line(results[0]),
+    lines = [protocol_line(*results),
              f'{"":8}' + ''.join(f'{k:>{w}}' for k, w in zip(keys, widths))]
     for res in results:
         lines.append(f'{res.iou_type:<8}' + ''.join(f'{_fmt(res.summary.get(k)):>{w}}'

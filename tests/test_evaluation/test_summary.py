@@ -1,4 +1,6 @@
 """The one list of summary keys (the official names), and the reports built on it."""
+from types import SimpleNamespace
+
 import pytest
 
 from mmdet_lvis_fed.evaluation.report import frequency_table, protocol_line
@@ -42,3 +44,12 @@ def test_protocol_line_names_the_protocol():
                                             'detections per image')
     line = protocol_line(ours(gt, dets, max_dets=-1, max_dets_per_cat=2))
     assert line.startswith('protocol: custom: box IoU, no per-image cap, at most 2 per category')
+    # a table of several IoU types names each, under the caps they share
+    res = ours(gt, dets, max_dets=-1, max_dets_per_cat=10000)
+    rows = [SimpleNamespace(**dict(vars(res), iou_type=t,
+                                   protocol=dict(res.protocol, dilation_ratio=0.02)))
+            for t in ('bbox', 'segm', 'boundary')]
+    line = protocol_line(*rows)
+    assert line.startswith('protocol: LVIS challenge 2021 (Boundary AP, Fixed AP): box IoU, mask '
+                           'IoU, Boundary IoU (min of mask and boundary IoU, dilation ratio 0.02), '
+                           'no per-image cap, at most 10000 per category')
