@@ -50,9 +50,10 @@ data/demo/annotations/lvis_v1_val.json: tools/make_demo_data.py
 LT      := configs/demo/longtail
 LT_BASE := $(LT)/mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py
 JOBS_AB ?= 2
+SEEDS_AB ?= 0 1
 ablation: env data/demo/annotations/lvis_v1_val.json
 	$(VPY) tools/ablate.py $(LT_BASE) $(filter-out $(LT_BASE),$(sort $(wildcard $(LT)/*.py))) \
-	    --seeds 0 1 --work-dir work_dirs/ablation --jobs $(JOBS_AB)
+	    --seeds $(SEEDS_AB) --work-dir work_dirs/ablation --jobs $(JOBS_AB)
 
 # The seed report's two experiments on the embedded study data (configs/demo/study/): the base-set
 # detector once, then every experiment with seed 0 (SEEDS_EXP="0 1" for two: about 1.5x the time,
