@@ -1,7 +1,6 @@
 """The seed report's study configs (configs/demo/study/) on the study data: the transfer from a
 checkpoint with other classes, the small anchors, one training step of each experiment."""
 import glob
-import logging
 import math
 import os.path as osp
 import subprocess
@@ -14,6 +13,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdet.registry import DATASETS, HOOKS, MODELS, TASK_UTILS
 from tests.conftest import ROOT
+from tests.test_engine.test_transfer import FakeRunner
 
 STUDY = osp.join(ROOT, 'configs', 'demo', 'study')
 PRETRAIN = osp.join(STUDY, 'mask-rcnn_r18_fpn_gn-scratch_base-pretrain_study.py')
@@ -39,12 +39,6 @@ def build_model(path, seed=0):
     model = MODELS.build(cfg.model)
     model.init_weights()
     return cfg, model
-
-
-class FakeRunner:
-    def __init__(self, model):
-        self.model, self.iter = model, 0
-        self.logger = logging.getLogger('study-transfer-test')
 
 
 @pytest.mark.parametrize('name,modules', [
