@@ -398,6 +398,10 @@ def check_work_dir(work_dir):
 def main(argv=None):
     args = parse_args(argv)
     if args.run:
+        # SIGTERM (passed on by the parent) ends this run as SystemExit rather than the default
+        # kill, so the interpreter exits normally and stops the DataLoader workers it forked
+        # instead of orphaning them.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         config, seed, run_dir, checkpoint = args.run
         one_run(config, int(seed), run_dir, checkpoint, args.cfg_options)
         return

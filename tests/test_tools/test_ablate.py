@@ -19,11 +19,11 @@ BASE = osp.join(ROOT, 'configs', 'demo', 'longtail', 'mask-rcnn_r18_fpn_gn-scrat
 
 
 def tiny_options(demo_root):
-    """One short epoch on the small demo data."""
+    """Two iterations on the small demo data."""
     return [f'train_dataloader.dataset.data_root={demo_root}',
             f'test_dataloader.dataset.data_root={demo_root}',
             f'val_dataloader.dataset.data_root={demo_root}',
-            'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
+            'train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
             'test_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
             'val_dataloader.persistent_workers=False']
@@ -52,14 +52,14 @@ def test_run_key_follows_path_content_seed_options_and_start_checkpoint(tmp_path
     assert ra.key != rb.key and ra.dir != rb.dir                 # same base name, other path
     assert Run(a, 0, w, []).key == ra.key                        # deterministic
     assert Run(a, 1, w, []).key == ra.key and Run(a, 1, w, []).dir != ra.dir   # seed: folder
-    assert Run(a, 0, w, ['train_cfg.max_epochs=9']).key != ra.key
+    assert Run(a, 0, w, ['train_cfg.max_iters=9']).key != ra.key
     # content: the same path with what the runner reads changed (or a base changed under it) is
     # another run; a top-level variable the runner does not read (an unused piece) is not
     c = copy_config(tmp_path, 'c')
     k = Run(c, 0, w, []).key
     copy_config(tmp_path, 'c', 'unused_piece = dict(type="EQLLoss")\n')
     assert Run(c, 0, w, []).key == k
-    copy_config(tmp_path, 'c', 'train_cfg = dict(max_epochs=2)\n')
+    copy_config(tmp_path, 'c', 'train_cfg = dict(max_iters=2)\n')
     assert Run(c, 0, w, []).key != k
     ckpt = tmp_path / 'start.pth'
     ckpt.write_bytes(b'one')
@@ -117,7 +117,7 @@ def test_runs_are_reused_only_when_everything_matches(tmp_path, demo_root):
     assert all(r['options'] == opts and r['seed'] == 0 and len(r['key']) == 12 for r in m)
     md = open(osp.join(w, 'ablation.md')).read()
     assert osp.relpath(a, ROOT) in md and osp.relpath(b, ROOT) in md
-    assert 'train_cfg.max_epochs=1' in md                # the options are in the table
+    assert 'train_cfg.max_iters=2' in md                # the options are in the table
     again = ablate(a, '--work-dir', w, '--cfg-options', *opts)
     assert again.returncode == 0 and 'finished, reused' in again.stdout
     assert 'training and testing' not in again.stdout
@@ -127,24 +127,45 @@ def test_runs_are_reused_only_when_everything_matches(tmp_path, demo_root):
     assert changed.returncode == 2 and 'no finished run' in changed.stderr
 
 
-def test_sigterm_reaches_the_training_child(tmp_path, demo_root):
-    cfg = copy_config(tmp_path, 'a', 'max_epochs = 50\n'
-                      'train_cfg = dict(max_epochs=50, val_begin=51)\n')
+def children(pid):
+    try:
+        return [int(p) for p in open(f'/proc/{pid}/task/{pid}/children').read().split()]
+    except OSError:
+        return []
+
+
+def gone(pid):
+    try:
+        return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError:
+        return True
+
+
+def test_sigterm_reaches_the_training_child_and_its_workers(tmp_path, demo_root):
+    cfg = copy_config(tmp_path, 'a', 'train_cfg = dict(max_iters=5000)\n')
     w = str(tmp_path / 'w')
-    opts = [o for o in tiny_options(demo_root) if 'max_epochs' not in o]
+    # one DataLoader worker: the training child forks it, and it must not outlive the child
+    opts = [o for o in tiny_options(demo_root)
+            if 'max_iters' not in o and not o.startswith('train_dataloader.num_workers')]
+    opts.append('train_dataloader.num_workers=1')
     proc = subprocess.Popen([sys.executable, ABLATE, cfg, '--work-dir', w, '--cfg-options', *opts],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    child = None
-    for _ in range(300):
+    child = worker = None
+    for _ in range(600):
         time.sleep(0.5)
-        kids = open(f'/proc/{proc.pid}/task/{proc.pid}/children').read().split()
-        if kids:
-            child = int(kids[0])
+        child = (children(proc.pid) or [None])[0]
+        worker = (children(child) or [None])[0] if child else None
+        if worker:
             break
-    assert child is not None
-    time.sleep(3)
+    assert child is not None and worker is not None
+    time.sleep(2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and 'stopped by signal SIGTERM' in err
-    assert not osp.exists(f'/proc/{child}') or 'Z' in open(f'/proc/{child}/stat').read().split()[2]
+    assert gone(child)
+    for _ in range(10):           # the child's exit stops its worker; allow it a moment
+        if gone(worker):
+            break
+        time.sleep(0.2)
+    assert gone(worker)
     shutil.rmtree(w, ignore_errors=True)
