@@ -45,7 +45,7 @@ data/demo/annotations/lvis_v1_val.json: tools/make_demo_data.py
 	$(VPY) tools/make_demo_data.py --out data/demo
 
 # The long-tail ablation on the demo data: every config in configs/demo/longtail/ x 2 seeds, the
-# baseline first (the reference of the differences), two runs at a time (about 100 min on 2 cores);
+# baseline first (the reference of the differences), two runs at a time (106 min on 2 cores);
 # resumable (finished runs with the same key are reused). Writes work_dirs/ablation/ablation.md
 # and .png.
 LT      := configs/demo/longtail

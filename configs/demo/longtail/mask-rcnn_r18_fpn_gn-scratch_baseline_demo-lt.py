@@ -1,10 +1,10 @@
 # The long-tail ablation's baseline (the family base of this folder): softmax cross-entropy and
 # uniform sampling, on the demo data, classes and test protocol of `make demo`
 # (../mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py) with a smaller detector, so that the whole
-# ablation fits its time budget on a 2-core CPU (about 3x less compute per iteration than the demo
-# config): ResNet-18, 128-channel FPN, RPN and RoI heads, a 512-wide box head and a 2-conv mask
-# head, 32 RoIs per image, 300 iterations of 2 images. Every remedy here inherits this file and says only what differs;
-# tools/ablate.py trains and tests them per seed and tabulates APr/APc/APf against it.
+# ablation fits its time budget on a 2-core CPU: ResNet-18, 128-channel FPN, RPN and RoI heads, a
+# 512-wide box head and a 2-conv mask head, 32 RoIs per image, 300 iterations of 2 images. Every
+# remedy here inherits this file and says only what differs; tools/ablate.py trains and tests
+# them per seed and tabulates APr/APc/APf against it.
 _base_ = [
     '../../_base_/models/mask-rcnn_r18_fpn_gn-128ch.py',
     '../../_base_/datasets/lvis-fed_demo.py',
@@ -24,8 +24,8 @@ model = dict(roi_head=dict(bbox_head=dict(num_classes=num_classes),
 # learning rate x0.1 after iteration 200; the test follows training (no validation). Counted in
 # iterations, not epochs, because the remedies change the epoch: repeat-factor sampling lengthens
 # it (x1.3 here) and keeping the not-exhaustive images adds images (x1.6), so an epoch-based
-# schedule would give them up to 2x the baseline's gradient steps (as LVIS papers do with RFS,
-# detectron2's repeat-factor sampler changes what is seen, not for how long).
+# schedule would give them up to 2x the baseline's gradient steps. LVIS papers compare RFS at the
+# same schedule too: detectron2's repeat-factor sampler changes what a step sees, not how many.
 train_dataloader = dict(batch_size=2)
 max_iters = 300
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
