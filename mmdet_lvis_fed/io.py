@@ -24,13 +24,17 @@ def umask():
     return mask
 
 
+def _temporary_beside(path):
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+
+
 def atomic_write(path, write, binary=False):
     """Call `write(file)` on a temporary file beside `path`, then rename it into place: a failure
     leaves no half-written file and no temporary one. The file gets the mode a plain open() would
     give (0666 minus the umask), not mkstemp's 0600."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, 'wb' if binary else 'w') as f:
             write(f)
@@ -41,6 +45,49 @@ def atomic_write(path, write, binary=False):
             os.unlink(tmp)
         raise
     return path
+
+
+def write_together(files):
+    """Write (or, for a None text, remove) several files as one change: {path: text or None}.
+
+    Every text is written to a temporary file beside its path first, then renamed into place (or
+    the file removed), all with SIGINT, SIGTERM, SIGHUP and SIGQUIT deferred (their handlers only
+    note them; they are raised again, to the handlers as they were, at the end), so that a
+    Ctrl-C or a kill arriving meanwhile takes effect after both: the files of a pair are both new
+    or both old, and no temporary file is left. (SIGKILL cannot be deferred: a kill -9 between two
+    renames, a window of microseconds, can still leave one new file beside one old one. Signals
+    are deferred only when called from the main thread, the only one Python delivers them to.)"""
+    import signal
+    import threading
+    deferred = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    temporaries, pending, previous = {}, [], {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+                        for s in deferred}
+        for path, text in files.items():
+            if text is None:
+                continue
+            fd, tmp = _temporary_beside(path)
+            temporaries[path] = tmp
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            os.chmod(tmp, 0o666 & ~umask())
+        for path, text in files.items():
+            if text is None:
+                if osp.lexists(path):
+                    os.unlink(path)
+            else:
+                os.replace(temporaries.pop(path), path)
+    finally:
+        for tmp in temporaries.values():
+            if osp.exists(tmp):
+                os.unlink(tmp)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(pending):
+            signal.raise_signal(s)
+    return list(files)
 
 
 def atomic_write_text(text, path):

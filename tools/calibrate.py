@@ -33,20 +33,26 @@ The choice (gamma 0, the uncalibrated model, is always swept):
                 0.02) below gamma 0's: rare classes up, frequent ones kept.
 Ties go to the smaller gamma.
 
-Writes --out-config (default WORK_DIR/<config name>_calib.py): a config that inherits CONFIG, sets
-the calibrated box head with the chosen gamma, and names CONFIG in `retest_of` (tools/ablate.py
-tests it with CONFIG's checkpoints, without training); run it with
+Writes, as a pair (both new or both as they were, also after Ctrl-C or a kill), --out-config
+(default WORK_DIR/<config name>_calib.py): a config that inherits CONFIG, sets the calibrated box
+head with the chosen gamma, names CONFIG in `retest_of` (tools/ablate.py tests it with CONFIG's
+checkpoints, without training) and its record in `calibration_record`; run it with
 
     mim test mmdet OUT_CONFIG --checkpoint CHECKPOINT
 
-and WORK_DIR/calibration.json (default work_dirs/calibrate/<config name>/): the numbers per gamma.
+and WORK_DIR/calibration.json (default work_dirs/calibrate/<config name>/): the command and the
+numbers per gamma. Nothing from the command line or a file reaches the written config except as
+a quoted Python literal. When gamma 0 is chosen (calibration changes nothing) no config is
+written. An output that exists is replaced only with --force; one that is an input of the run
+(CONFIG or a file it inherits, CHECKPOINT, the annotation file) never is.
 
 Errors (a missing or unreadable file, a checkpoint trained on other classes, frequencies that
-cannot be computed, a box head that cannot be calibrated) end in one line, `error: ...`, exit
-status 2, and nothing written.
+cannot be computed, a box head that cannot be calibrated, an output that is an input or exists
+without --force) end in one line, `error: ...`, exit status 2, and nothing written.
 """
 import argparse
 import contextlib
+import json
 import math
 import os
 import os.path as osp
@@ -56,7 +62,7 @@ import sys
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_lvis_fed.io import atomic_write_json, atomic_write_text, fail  # noqa: E402
+from mmdet_lvis_fed.io import fail, write_together  # noqa: E402
 
 DEFAULT_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 GROUPS = ('AP', 'APr', 'APc', 'APf')
@@ -83,6 +89,9 @@ def parse_args(argv=None):
     p.add_argument('--out-config', help='the config to write (default WORK_DIR/<name>_calib.py)')
     p.add_argument('--work-dir', help='where calibration.json goes (default '
                                       'work_dirs/calibrate/<config name>)')
+    p.add_argument('--force', action='store_true',
+                   help='replace an existing --out-config and calibration.json (never an input '
+                        'of the run: the config, its bases, the checkpoint, the annotation file)')
     p.add_argument('--device', help='default cuda:0 when available, else cpu')
     p.add_argument('--workers', type=int, default=2, help='dataloader workers (default 2)')
     return p.parse_args(argv)
@@ -273,31 +282,68 @@ def rel_base(target, out_path):
     return rel if rel.startswith('.') else './' + rel
 
 
-def config_text(args, cfg, out_path, override, gamma, freq_source, rows, command,
-                trained_on_val):
-    import textwrap
+def config_text(args, cfg, out_path, json_path, override, gamma, freq_source, trained_on_val):
+    """The calibrated config: its base, the chosen calibration and the record of the sweep.
+
+    A config is Python and runs when it is loaded, so nothing that comes from outside (the command
+    line, a file name, a config's or a checkpoint's content) is written except as a Python literal
+    made by repr(); the comments are fixed text. The sweep's command and numbers stay in the JSON
+    record that `calibration_record` names."""
     source = cfg.get('retest_of')
     retest = (osp.normpath(osp.join(osp.dirname(osp.abspath(args.config)), source)) if source
               else args.config)
     rule = ('box AP' if args.metric == 'AP' else
-            f'box APr, with box APf at most {args.max_apf_drop:g} below gamma = 0\'s')
-    prose = (f'Test-time calibration (NorCal) of {osp.basename(args.config)}, no training: the K '
-             'foreground logits minus gamma * log f(c) before the head\'s activation, f from the '
-             f'checkpoint\'s training data ({freq_source!r}). gamma chosen on the validation split '
-             f'(split=\'val\' of the training file) by {rule}'
-             + (' (the training dataset reads the whole file: these images were trained on)'
-                if trained_on_val else '') + '; written (and to choose again, re-run) by')
+            f'box APr, with box APf at most {float(args.max_apf_drop)!r} below gamma = 0\'s')
+    comment = [
+        'Test-time calibration (NorCal) of the base config, no training: the K foreground logits',
+        'minus gamma * log f(c) before the head\'s activation, f from the checkpoint\'s training',
+        f'data. gamma was chosen by tools/calibrate.py on the validation split by {rule}'
+        + (' (the training dataset reads the whole file: those images were trained on).'
+           if trained_on_val else '.'),
+        'calibration_record: the sweep (its command and the numbers for every gamma); re-run that',
+        'command to choose again. tools/ablate.py tests this config with the checkpoint of',
+        'retest_of\'s run (same seed).']
     head = ''.join([f'type={override["type"]!r},\n    '] if 'type' in override else []) + \
-        f'calibration=dict(gamma={float(gamma)!r}, freq_source={freq_source!r})'
-    lines = textwrap.wrap(prose, 97) + [f'    {command}'] + [
-        'tools/ablate.py tests this config with the checkpoint of retest_of\'s run (same seed).',
-        ''] + table(rows, args.masks, gamma)
-    return '\n'.join(['# ' + line if line else '#' for line in lines] + [
+        f'calibration=dict(gamma={float(gamma)!r}, freq_source={str(freq_source)!r})'
+    return '\n'.join(['# ' + line for line in comment] + [
         f'_base_ = {rel_base(args.config, out_path)!r}',
         f'retest_of = {rel_base(retest, out_path)!r}',
+        f'calibration_record = {rel_base(json_path, out_path)!r}',
         '',
         f'model = dict(roi_head=dict(bbox_head=dict(\n    {head})))',
         ''])
+
+
+def config_files(path):
+    """The config at `path` and every local file it inherits (mmdet:: bases are not ours)."""
+    from mmengine.config import Config
+    todo, seen = [osp.abspath(path)], []
+    while todo:
+        current = todo.pop()
+        if current in seen or not osp.isfile(current):
+            continue
+        seen.append(current)
+        try:
+            bases = Config._get_base_files(current)
+        except Exception:       # unreadable: Config.fromfile reports it
+            continue
+        todo += [osp.normpath(osp.join(osp.dirname(current), b)) for b in bases if '::' not in b]
+    return seen
+
+
+def refuse_overwriting(outputs, inputs, force):
+    """Fail (before the sweep) when an output is one of the inputs, or exists without --force."""
+    for out in outputs:
+        for given in inputs:
+            if osp.exists(out) and osp.exists(given) and osp.samefile(out, given) or \
+                    osp.abspath(out) == osp.abspath(given):
+                fail(f'{out}: is an input of this run ({given}): choose another --out-config or '
+                     '--work-dir')
+    existing = [out for out in outputs if osp.exists(out)]
+    if existing and not force:
+        fail(f'{existing[0]}: exists; give --force to replace '
+             + ('both outputs' if len(existing) > 1 else 'it'))
+    return existing
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -372,12 +418,21 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     override, calibration = calibrated_head(cfg)
     freq_source = args.freq_source or calibration.get('freq_source', 'file')
+    if freq_source not in ('file', 'subset'):
+        fail(f"{args.config}: model.roi_head.bbox_head.calibration.freq_source is "
+             f"{freq_source!r}, not 'file' or 'subset'")
     ckpt, meta = read_checkpoint(args.checkpoint)
 
     from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
     from mmdet_lvis_fed.datasets.frequency import class_frequency
     ds_cfg, trained_on_val = val_split_config(cfg)
+    inputs = config_files(args.config) + [args.checkpoint]
+    if cfg.get('retest_of'):
+        inputs.append(osp.join(osp.dirname(osp.abspath(args.config)), cfg.retest_of))
+    if isinstance(ds_cfg.get('ann_file'), str):
+        inputs.append(osp.join(ds_cfg.get('data_root') or '', ds_cfg['ann_file']))
+    replaced = refuse_overwriting([out_path, json_path], inputs, args.force)
     try:
         dataset = DATASETS.build(ds_cfg)
     except Exception as e:
@@ -418,20 +473,31 @@ def main(argv=None):
     command = ' '.join(shlex.quote(a) for a in
                        ['python', 'tools/calibrate.py'] + list(argv if argv is not None
                                                                else sys.argv[1:]))
-    text = config_text(args, cfg, out_path, override, chosen, freq_source, rows, command,
-                       trained_on_val)
+    # gamma 0 is the uncalibrated model: a config that sets it would be a row that changes
+    # nothing, so none is written (and one left by an earlier sweep goes with its record).
+    text = (None if chosen == 0 else
+            config_text(args, cfg, out_path, json_path, override, chosen, freq_source,
+                        trained_on_val))
     result = dict(config=args.config, checkpoint=args.checkpoint, freq_source=freq_source,
                   split='val', images=len(dataset), metric=args.metric,
                   max_apf_drop=args.max_apf_drop, masks=args.masks, gammas=gammas,
-                  chosen=chosen, out_config=out_path, command=command,
+                  chosen=chosen, out_config=None if text is None else out_path, command=command,
                   rows=[dict(gamma=g, **rows[g]) for g in gammas])
     try:
-        atomic_write_json(result, json_path)
-        atomic_write_text(text, out_path)
+        write_together({json_path: json.dumps(result), out_path: text})
     except OSError as e:
         fail(f'{e.filename or out_path}: cannot write ({e.strerror or e})')
-    print(f'gamma = {chosen:g} (best {"box AP" if args.metric == "AP" else "box APr"}); '
-          f'wrote {out_path}\n    mim test mmdet {out_path} --checkpoint {args.checkpoint}')
+    for path in replaced:
+        if path == json_path or text is not None:
+            print(f'replaced {path} (--force)')
+    rule = 'box AP' if args.metric == 'AP' else 'box APr'
+    if text is None:
+        print(f'gamma = 0 (best {rule}): calibration changes nothing, no config written'
+              + (f' ({out_path} removed)' if out_path in replaced else '')
+              + f'; the sweep is in {json_path}')
+    else:
+        print(f'gamma = {chosen:g} (best {rule}); wrote {out_path} and {json_path}\n'
+              f'    mim test mmdet {out_path} --checkpoint {args.checkpoint}')
 
 
 if __name__ == '__main__':

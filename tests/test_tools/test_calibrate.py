@@ -66,6 +66,12 @@ def calls_of(monkeypatch, cls):
     return count
 
 
+def choose_largest(monkeypatch):
+    """A randomly initialised model chooses gamma 0, for which no config is written: the tests
+    of the written config take the largest gamma swept instead."""
+    monkeypatch.setattr(calibrate, 'choose', lambda rows, metric, drop: max(rows))
+
+
 @pytest.mark.parametrize('masks', [False, True], ids=['box-only', 'masks'])
 def test_one_inference_pass_serves_the_sweep(trained, tmp_path, monkeypatch, masks):
     from mmdet.apis import init_detector
@@ -76,6 +82,7 @@ def test_one_inference_pass_serves_the_sweep(trained, tmp_path, monkeypatch, mas
     backbone = calls_of(monkeypatch, ResNet)
     box_head = calls_of(monkeypatch, Shared2FCBBoxHead)
     mask_head = calls_of(monkeypatch, FCNMaskHead)
+    choose_largest(monkeypatch)
     out = tmp_path / 'calibrated.py'
     calibrate.main([config, ckpt, '--gammas', '0.5', '1', '--out-config', str(out),
                     '--work-dir', str(tmp_path / 'wd'), '--workers', '0', '--device', 'cpu']
@@ -129,17 +136,19 @@ def test_each_gamma_equals_the_calibrated_models_prediction(trained, masks):
                            swept[-1][1][0].pred_instances.scores)
 
 
-def test_the_written_config_runs_under_mmengines_runner(trained, tmp_path, demo_root):
+def test_the_written_config_runs_under_mmengines_runner(trained, tmp_path, demo_root,
+                                                        monkeypatch):
     """What `mim test mmdet CONFIG --checkpoint CKPT` does: ClassFrequencyHook gives the
     calibrated head the frequencies of the checkpoint's training data."""
     from mmengine.runner import Runner
     from mmdet_lvis_fed.datasets.frequency import class_frequency
     config, ckpt, meta = trained
     out = tmp_path / 'calibrated.py'
+    choose_largest(monkeypatch)
     calibrate.main([config, ckpt, '--gammas', '0.5', '--out-config', str(out), '--work-dir',
                     str(tmp_path / 'wd'), '--workers', '0', '--device', 'cpu'])
     cfg = Config.fromfile(str(out))
-    cfg.model.roi_head.bbox_head.calibration.gamma = 0.5    # a random model chooses 0
+    assert cfg.model.roi_head.bbox_head.calibration.gamma == 0.5
     cfg.model.backbone.init_cfg = None
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.work_dir, cfg.load_from = str(tmp_path / 'test'), ckpt
@@ -236,3 +245,72 @@ def test_the_sweep_is_judged_by_the_test_evaluators_options():
                                           classwise=True, max_dets=100, mask_area=True)))
     assert calibrate.metric_options(cfg) == dict(max_dets=100, mask_area=True)
     assert calibrate.metric_options(Config(dict(test_evaluator=dict(type='CocoMetric')))) == {}
+
+
+# --- what is written -------------------------------------------------------------------------
+
+def test_nothing_from_the_command_line_runs_when_the_config_loads(trained, tmp_path, monkeypatch):
+    """A checkpoint and a work dir whose names hold a newline and code: the written config
+    names them only as quoted literals, so loading it runs nothing."""
+    import ast
+    import shutil
+    config, ckpt, _ = trained
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / 'ran'
+    payload = "x\nopen('ran', 'w').write('ran')\n#"
+    folder = tmp_path / payload
+    folder.mkdir()
+    named = folder / f'{payload}.pth'
+    shutil.copy(ckpt, named)
+    out = tmp_path / 'calibrated.py'
+    choose_largest(monkeypatch)
+    calibrate.main([config, str(named), '--gammas', '0.5', '--out-config', str(out),
+                    '--work-dir', str(folder), '--workers', '0', '--device', 'cpu'])
+    text = out.read_text()
+    # only assignments of literals: no line of the payload escaped from a string or a comment
+    assert [type(n).__name__ for n in ast.parse(text).body] == ['Assign'] * 4, text
+    cfg = Config.fromfile(str(out))
+    assert not marker.exists()
+    assert cfg.model.roi_head.bbox_head.calibration.gamma == 0.5
+    record = osp.normpath(osp.join(osp.dirname(str(out)), cfg.calibration_record))
+    assert record == str(folder / 'calibration.json')
+    assert json.loads(open(record).read())['checkpoint'] == str(named)
+    assert not marker.exists()
+
+
+def test_gamma_0_writes_no_config(trained, tmp_path):
+    """A random model chooses gamma 0: the record is written, no config that changes nothing."""
+    config, ckpt, _ = trained
+    out = tmp_path / 'calibrated.py'
+    calibrate.main([config, ckpt, '--gammas', '0.5', '--out-config', str(out), '--work-dir',
+                    str(tmp_path / 'wd'), '--workers', '0', '--device', 'cpu'])
+    result = json.loads((tmp_path / 'wd' / 'calibration.json').read_text())
+    assert result['chosen'] == 0 and result['out_config'] is None
+    assert not out.exists()
+
+
+@pytest.mark.parametrize('which', ['config', 'base'])
+def test_an_input_is_never_overwritten(trained, tmp_path, which):
+    """Not even with --force: the config being calibrated, or a file it inherits."""
+    config, ckpt, _ = trained
+    target = dict(config=config, base=BASELINE)[which]
+    before = open(target, 'rb').read()
+    res = run_tool(config, ckpt, '--out-config', target, '--work-dir', tmp_path / 'wd',
+                   '--force', '--workers', '0')
+    assert_one_line_error(res, target, 'is an input of this run')
+    assert open(target, 'rb').read() == before and not (tmp_path / 'wd').exists()
+
+
+def test_an_existing_output_is_replaced_only_with_force(trained, tmp_path):
+    config, ckpt, _ = trained
+    out = tmp_path / 'calibrated.py'
+    out.write_text('# an earlier sweep\n')
+    args = (config, ckpt, '--gammas', '0.5', '--out-config', out, '--work-dir',
+            tmp_path / 'wd', '--workers', '0', '--device', 'cpu')
+    assert_one_line_error(run_tool(*args), str(out), 'exists', '--force')
+    assert out.read_text() == '# an earlier sweep\n' and not (tmp_path / 'wd').exists()
+    res = run_tool(*args, '--force')
+    assert res.returncode == 0, res.stderr
+    # gamma 0 chosen: the earlier config goes with its record, and the tool says so
+    assert not out.exists() and f'{out} removed' in res.stdout
+    assert json.loads((tmp_path / 'wd' / 'calibration.json').read_text())['chosen'] == 0

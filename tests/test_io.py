@@ -1,0 +1,64 @@
+"""mmdet_lvis_fed.io: files written whole, and pairs written together."""
+import os
+import signal
+
+import pytest
+
+from mmdet_lvis_fed import io
+
+
+def test_a_kill_between_the_two_writes_of_a_pair_waits_for_both(tmp_path, monkeypatch):
+    """SIGTERM arriving after the first file of a pair is in place is held back until the second
+    is too: the handler (standing in for the default one, which ends the process) sees both new
+    files, and no temporary file is left."""
+    a, b = tmp_path / 'calibration.json', tmp_path / 'calib.py'
+    a.write_text('old a')
+    b.write_text('old b')
+    seen = []
+
+    def handler(signum, frame):
+        seen.append((a.read_text(), b.read_text()))
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, handler)
+    replace = os.replace
+
+    def replace_then_kill(src, dst):
+        replace(src, dst)
+        if dst == str(a):
+            os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(os, 'replace', replace_then_kill)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            io.write_together({str(a): 'new a', str(b): 'new b'})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [('new a', 'new b')]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['calib.py', 'calibration.json']
+
+
+def test_a_failed_write_leaves_both_old_files(tmp_path, monkeypatch):
+    a, b = tmp_path / 'a.json', tmp_path / 'b.py'
+    a.write_text('old a')
+    b.write_text('old b')
+
+    real_fdopen = os.fdopen
+    calls = []
+
+    def fdopen(fd, mode):
+        calls.append(fd)
+        if len(calls) == 2:          # the second temporary file cannot be written
+            os.close(fd)
+            raise OSError(28, 'No space left on device')
+        return real_fdopen(fd, mode)
+    monkeypatch.setattr(os, 'fdopen', fdopen)
+    with pytest.raises(OSError):
+        io.write_together({str(a): 'new a', str(b): 'new b'})
+    assert (a.read_text(), b.read_text()) == ('old a', 'old b')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.json', 'b.py']
+
+
+def test_a_none_text_removes_the_file(tmp_path):
+    a, b = tmp_path / 'a.json', tmp_path / 'b.py'
+    b.write_text('old b')
+    io.write_together({str(a): 'new a', str(b): None})
+    assert a.read_text() == 'new a' and not b.exists()
