@@ -1,5 +1,6 @@
 """What the readers and the command-line tools share (no torch, mmengine or mmdet): reading a file
 whole, writing files whole or not at all, and the one-line error."""
+import argparse
 import json
 import os
 import os.path as osp
@@ -96,6 +97,14 @@ def atomic_write_text(text, path):
 
 def atomic_write_json(obj, path):
     return atomic_write(path, lambda f: json.dump(obj, f))
+
+
+class ToolParser(argparse.ArgumentParser):
+    """argparse for the tools: an option error is one line, `error: ...`, exit status 2, like
+    every other error (argparse prints the usage before it)."""
+
+    def error(self, message):
+        fail(message)
 
 
 def fail(message):

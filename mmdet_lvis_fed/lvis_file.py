@@ -274,13 +274,25 @@ def categories_named(categories, names, source=None):
         raise LVISFormatError(f'classes must be a tuple of category names, not the string {names!r}'
                               f" (a tuple of one class needs a trailing comma: ({names!r},))")
     names = list(names)
+    if not names:
+        raise LVISFormatError('classes is empty: name at least one category (or leave classes '
+                              'out to take every category of the file)')
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
         raise LVISFormatError(f'classes must be category names (strings), not {describe(bad[0])}')
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise LVISFormatError(f'classes names {twice[0]!r} more than once: {names}')
-    by_name = {c.get('name'): c for c in categories if isinstance(c, dict)}
+    by_name, ids_of = {}, {}
+    for c in categories:
+        if isinstance(c, dict):
+            by_name[c.get('name')] = c
+            ids_of.setdefault(c.get('name'), []).append(c.get('id'))
+    shared = [n for n in names if len(ids_of.get(n, ())) > 1]
+    if shared:
+        raise LVISFormatError(f'{source + ": " if source else ""}field "categories": '
+                              f'{len(ids_of[shared[0]])} categories are named {shared[0]!r} (ids '
+                              f'{ids_of[shared[0]]}): the name cannot choose between them')
     missing = [n for n in names if n not in by_name]
     if missing:
         raise LVISFormatError(f'{source + ": " if source else ""}field "categories" has no category '

@@ -62,15 +62,14 @@ import sys
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_lvis_fed.io import fail, write_together  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, fail, write_together  # noqa: E402
 
 DEFAULT_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 GROUPS = ('AP', 'APr', 'APc', 'APf')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='the config the checkpoint was trained with')
     p.add_argument('checkpoint', help='its checkpoint (.pth saved by mmengine)')
     p.add_argument('--gammas', nargs='+', type=float, default=list(DEFAULT_GAMMAS),

@@ -51,15 +51,14 @@ from mmdet_lvis_fed.evaluation.federated_eval import IOU_TYPES, evaluate  # noqa
 from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth  # noqa: E402
 from mmdet_lvis_fed.evaluation.report import frequency_table, per_category_table  # noqa: E402
 from mmdet_lvis_fed.evaluation.results_file import read_detections  # noqa: E402
-from mmdet_lvis_fed.io import atomic_write_json, fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail  # noqa: E402
 
 CHALLENGE_2021 = dict(iou_type='boundary', max_dets=-1, max_dets_per_cat=10000)
 DEFAULTS = dict(iou_type='bbox', max_dets=300, max_dets_per_cat=-1)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('ann_file', help='LVIS annotation file (v0.5 or v1)')
     p.add_argument('results', help='LVIS results JSON, or an mmdet test dump named .pkl or '
                                    '.pickle (--out of mim test)')
@@ -107,9 +106,29 @@ def parse_args(argv=None):
             setattr(args, key, CHALLENGE_2021[key])
         elif given is None:
             setattr(args, key, default)
-    if not 0 <= args.dilation_ratio < float('inf'):
-        p.error(f'--dilation-ratio must be a finite number >= 0, not {args.dilation_ratio}')
+    for key in ('max_dets', 'max_dets_per_cat'):
+        if getattr(args, key) < -1:
+            p.error(f'--{key.replace("_", "-")}: {getattr(args, key)} is neither -1 (no cap) nor '
+                    'a number >= 0')
+    # d = ratio x the image diagonal: above 1 the whole mask is boundary (and the dilation
+    # kernel outgrows the image)
+    if not 0 <= args.dilation_ratio <= 1:
+        p.error(f'--dilation-ratio: {args.dilation_ratio} is not a number from 0 to 1 '
+                '(official 0.02)')
     return args
+
+
+def dump_label_ids(args, gt, label_ids):
+    """The category ids of a dump's labels 0..K-1. An mmdet dump holds labels, not names: without
+    --classes they are taken as the file's categories by id, which is right for a run on every
+    category and wrong for a subset's, and the dump cannot tell which: say so."""
+    if label_ids is not None:
+        return label_ids
+    print(f'warning: {args.results}: an mmdet dump carries labels 0..K-1 but not their class '
+          f'names; without --classes label i is taken as the i-th of the {len(gt.cat_ids)} '
+          f'categories of {args.ann_file} by id (a run on all of them). For a subset\'s dump give '
+          '--classes with its config\'s classes', flush=True)
+    return gt.cat_ids_of(None)
 
 
 def main(argv=None):
@@ -121,9 +140,10 @@ def main(argv=None):
     try:
         gt = LVISGroundTruth.from_file(args.ann_file)
         t1 = time.perf_counter()
+        label_ids = None if args.classes is None else gt.cat_ids_of(args.classes)
         evaluated = args.subset or args.classes
         cat_ids = None if evaluated is None else gt.cat_ids_of(evaluated)
-        dets = read_detections(args.results, lambda: gt.cat_ids_of(args.classes),
+        dets = read_detections(args.results, lambda: dump_label_ids(args, gt, label_ids),
                                pickle=True if args.pickle else None)
         t2 = time.perf_counter()
         img_ids = None

@@ -143,3 +143,66 @@ def test_help_says_what_is_unpickled():
     text = ' '.join(res.stdout.split())
     assert 'Only a file whose name ends in .pkl or .pickle is unpickled' in text
     assert '--challenge2021' in text and '--pooled' in text and '--max-dets-per-cat' in text
+
+
+# --- options: ranges, names, one-line errors -------------------------------------------------
+
+def assert_option_error(res, message):
+    assert res.returncode == 2 and res.stderr.strip() == f'error: {message}', res.stderr
+
+
+@pytest.mark.parametrize('option, message', [
+    (['--max-dets-per-cat', '-5'], '--max-dets-per-cat: -5 is neither -1 (no cap) nor a number >= 0'),
+    (['--max-dets', '-2'], '--max-dets: -2 is neither -1 (no cap) nor a number >= 0'),
+    (['--dilation-ratio', '1e9'], '--dilation-ratio: 1000000000.0 is not a number from 0 to 1 '
+                                  '(official 0.02)'),
+    (['--iou-type', 'nope'], "argument --iou-type: invalid choice: 'nope' (choose from 'bbox', "
+                             "'segm', 'boundary')"),
+])
+def test_option_errors_are_one_line_and_ranges_are_checked(files, option, message):
+    _, _, tmp = files
+    assert_option_error(run_cli(tmp / 'gt.json', tmp / 'res.json', *option), message)
+
+
+def test_classes_are_checked_even_beside_subset(files):
+    gt, _, tmp = files
+    name = gt['categories'][0]['name']
+    res = run_cli(tmp / 'gt.json', tmp / 'res.json', '--classes', 'nope', '--subset', name)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f'error: {tmp / "gt.json"}: field "categories" has no category '
+                                  "named 'nope'")
+
+
+def test_a_name_two_categories_share_is_refused(files, tmp_path):
+    gt, _, tmp = files
+    gt = json.loads(json.dumps(gt))
+    gt['categories'][1]['name'] = gt['categories'][0]['name']
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    name, ids = gt['categories'][0]['name'], [gt['categories'][0]['id'], gt['categories'][1]['id']]
+    res = run_cli(tmp_path / 'gt.json', tmp / 'res.json', '--classes', name)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f'error: {tmp_path / "gt.json"}: field "categories": 2 '
+                                  f"categories are named {name!r} (ids {ids}): the name cannot "
+                                  'choose between them')
+
+
+def test_a_dump_scored_without_its_classes_is_warned_about(files, tmp_path):
+    """mmdet's dump holds labels 0..K-1, not names: without --classes the tool says what it
+    assumed; with them, nothing."""
+    import pickle
+    import numpy as np
+    gt, _, tmp = files
+    dump = tmp_path / 'results.pkl'
+    img = gt['images'][0]
+    dump.write_bytes(pickle.dumps([dict(img_id=img['id'], ori_shape=(img['height'], img['width']),
+                                        pred_instances=dict(bboxes=np.array([[0., 0., 5., 5.]]),
+                                                            scores=np.array([0.5]),
+                                                            labels=np.array([0])))]))
+    res = run_cli(tmp / 'gt.json', dump)
+    assert res.returncode == 0, res.stderr
+    assert (f'warning: {dump}: an mmdet dump carries labels 0..K-1 but not their class names; '
+            f'without --classes label i is taken as the i-th of the {len(gt["categories"])} '
+            f'categories of {tmp / "gt.json"} by id') in res.stdout
+    names = [c['name'] for c in gt['categories'][:3]]
+    res = run_cli(tmp / 'gt.json', dump, '--classes', *names)
+    assert res.returncode == 0 and 'warning' not in res.stdout, res.stderr
