@@ -12,9 +12,12 @@ torchrun's variables first (mmengine then uses it as it is), asks for the model 
 device ids, and hands the rest of the command line to mmdet's own tool with `--launcher pytorch`.
 On GPUs use mmdet's launch lines as they are (README).
 """
+import os
 import os.path as osp
 import runpy
 import sys
+
+from mmdet_lvis_fed.io import fail
 
 WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel', 'model_wrapper_cfg.device_ids=None',
            'model_wrapper_cfg.broadcast_buffers=False']
@@ -22,16 +25,22 @@ WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel', 'model_wrapper_cf
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ('train', 'test') or argv[0] in ('-h', '--help'):
+    if argv[:1] in (['-h'], ['--help']):
         print(__doc__)
-        raise SystemExit(0 if argv and argv[0] in ('-h', '--help') else 2)
+        raise SystemExit(0)
+    usage = 'torchrun --nproc-per-node N tools/dist_cpu.py train|test CONFIG ...'
+    if not argv or argv[0] not in ('train', 'test'):
+        fail(f'{argv[0]!r} is not train or test (usage: {usage})' if argv else f'usage: {usage}')
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+    if missing:
+        fail(f'{", ".join(missing)} not set: this is one process of a job that torchrun starts '
+             f'({usage})')
     tool, rest = argv[0], argv[1:]
     import torch.distributed as dist
     import mmdet
     script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', f'{tool}.py')
     if not osp.isfile(script):
-        print(f'error: {script}: mmdet\'s {tool}.py is not installed', file=sys.stderr)
-        raise SystemExit(2)
+        fail(f'{script}: mmdet\'s {tool}.py is not installed')
     dist.init_process_group('gloo')       # MASTER_ADDR, RANK, WORLD_SIZE from torchrun
     if '--cfg-options' in rest:
         i = rest.index('--cfg-options') + 1

@@ -78,7 +78,7 @@ def read_run(run):
     with open(path) as f:
         per_cat = json.load(f)
     from tools.plot_curves import read_curves
-    train, val = read_curves(run.dir)
+    train, val, _ = read_curves(run.dir)
     return dict(metrics=m['metrics'], per_cat=per_cat, train=train, val=val,
                 checkpoint=m['checkpoint'], minutes=(m['train_s'] + m['test_s']) / 60)
 

@@ -363,3 +363,25 @@ def test_plot_tools_refuse_the_wrong_json(tmp_path):
     assert_one_line_error(tool('plot_ap_iou.py', wrong, '--out', blocker / 'x.png'),
                           'cannot write')
     assert_one_line_error(tool('plot_curves.py', tmp_path), 'no */vis_data/scalars.json')
+
+
+def test_plot_curves_reads_an_iteration_based_run(tmp_path):
+    """IterBasedTrainLoop logs rows with `iter` and no `epoch` (every long-tail run)."""
+    log = tmp_path / '20260101_000000' / 'vis_data' / 'scalars.json'
+    log.parent.mkdir(parents=True)
+    log.write_text(''.join(json.dumps(dict(lr=0.01, loss=loss, iter=it, step=it)) + '\n'
+                           for it, loss in ((50, 3.0), (100, 2.5), (150, 2.0))))
+    res = tool('plot_curves.py', tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith('training loss at 3 logged iterations (up to iteration '
+                                       '150), 0 validation losses')
+    assert (tmp_path / 'loss_curves.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_dist_cpu_usage_errors_are_one_line(tmp_path):
+    assert_one_line_error(tool('dist_cpu.py', 'bogus'), "'bogus' is not train or test")
+    env_less = {k: v for k, v in os.environ.items()
+                if k not in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_RANK')}
+    res = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'dist_cpu.py'), 'train',
+                          'x.py'], capture_output=True, text=True, timeout=120, env=env_less)
+    assert_one_line_error(res, 'RANK', 'torchrun --nproc-per-node')
