@@ -6,7 +6,9 @@
 
 A run is identified by everything that determines its numbers: the config's path, its resolved
 content (the dumped config after --cfg-options: every key the runner reads), the seed, the
-options, and the bytes of the checkpoints it starts from (`load_from`, TransferWeightsHook). It
+options, the bytes of the checkpoints it starts from (`load_from`, TransferWeightsHook) and the
+bytes of the annotation files its dataloaders read (every `ann_file`, under its `data_root`: a
+SHA-256 of the whole file, so re-rendered data under the same paths is trained again). It
 lives in
 
     WORK_DIR/<config path without .py>/<run key>/seed<S>/
@@ -108,6 +110,38 @@ def _file_hash(path):
     return h.hexdigest()
 
 
+_HASHES = {}
+
+
+def _file_hash_cached(path):
+    """SHA-256 of a file, once per (path, size, mtime) in this process: every seed of a config
+    reads the same annotation files."""
+    st = os.stat(path)
+    key = (osp.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = _file_hash(path)
+    return _HASHES[key]
+
+
+def annotation_files(cfg):
+    """The annotation files the dataloaders' datasets read (through wrappers: `dataset`,
+    `datasets`), each joined to its dataset's data_root as mmengine does."""
+    found, todo = set(), [cfg.get(k, {}).get('dataset') for k in
+                          ('train_dataloader', 'val_dataloader', 'test_dataloader')
+                          if isinstance(cfg.get(k), dict)]
+    while todo:
+        ds = todo.pop()
+        if isinstance(ds, (list, tuple)):
+            todo += list(ds)
+        elif isinstance(ds, dict):
+            ann = ds.get('ann_file')
+            if isinstance(ann, str) and ann:
+                root = ds.get('data_root') or ''
+                found.add(ann if osp.isabs(ann) or not root else osp.join(root, ann))
+            todo += [ds.get('dataset'), ds.get('datasets')]
+    return sorted(found)
+
+
 def start_checkpoints(cfg):
     """Checkpoint files the run starts from: load_from and every TransferWeightsHook's."""
     paths = [cfg.get('load_from')] + [h.get('checkpoint') for h in cfg.get('custom_hooks') or ()
@@ -136,8 +170,8 @@ class Run:
             self.source = Run(src, seed, work_dir, cfg_options,
                               _seen=tuple(_seen) + (osp.abspath(config),))
         inputs = {}
-        for path in start_checkpoints(cfg):
-            inputs[path] = _file_hash(path) if osp.isfile(path) else 'missing'
+        for path in start_checkpoints(cfg) + annotation_files(cfg):
+            inputs[path] = _file_hash_cached(path) if osp.isfile(path) else 'missing'
         from mmengine.config import Config
         used = Config({k: cfg[k] for k in RUNNER_KEYS if k in cfg}).pretty_text
         ident = dict(config=self.config, content=used, options=self.options,
@@ -165,7 +199,10 @@ class Run:
         return m if same else None
 
     def test_checkpoint(self):
-        """The checkpoint a finished training run is tested with."""
+        """The checkpoint a finished training run is tested with (for a test-time variant, its
+        source's: a variant of a variant tests the training run at the end of the chain)."""
+        if self.source is not None:
+            return self.source.test_checkpoint()
         best = osp.join(self.dir, 'best_val_loss.pth')
         if osp.exists(best):
             return best
@@ -418,7 +455,15 @@ def main(argv=None):
         fail(f'--seeds {" ".join(map(str, args.seeds))} repeats a seed: each seed is one run')
     if args.jobs < 1:
         fail(f'--jobs must be at least 1, not {args.jobs}')
-    check_work_dir(args.work_dir)
+    seed_options = [o for o in args.cfg_options if o.split('=', 1)[0].startswith('randomness')]
+    if seed_options:
+        fail(f'--cfg-options {seed_options[0]}: ablate.py sets each run\'s randomness from '
+             '--seeds (randomness = dict(seed=S)); give the seeds there')
+    if args.report_only:
+        if not osp.isdir(args.work_dir):
+            fail(f'--work-dir {args.work_dir}: no such folder, so no finished run to report')
+    else:
+        check_work_dir(args.work_dir)
     try:
         runs = {c: [Run(c, s, args.work_dir, args.cfg_options) for s in args.seeds]
                 for c in args.configs}

@@ -69,6 +69,43 @@ def test_run_key_follows_path_content_seed_options_and_start_checkpoint(tmp_path
     assert Run(d, 0, w, []).key != k1
 
 
+def test_run_key_follows_the_annotation_files(tmp_path):
+    """Data re-rendered under the same paths is another run; the key hashes the bytes of every
+    annotation file the dataloaders read (joined to their data_root)."""
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    root = tmp_path / 'data'
+    (root / 'annotations').mkdir(parents=True)
+    for name in ('lvis_v1_train.json', 'lvis_v1_val.json'):
+        (root / 'annotations' / name).write_text('{"one": 1}')
+    cfg = copy_config(tmp_path, 'a')
+    w, opts = str(tmp_path / 'w'), [f'{k}.dataset.data_root={root}/' for k in
+                                    ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    run = Run(cfg, 0, w, opts)
+    assert sorted(run.inputs) == [f'{root}/annotations/lvis_v1_train.json',
+                                  f'{root}/annotations/lvis_v1_val.json']
+    import hashlib
+    assert set(run.inputs.values()) == {hashlib.sha256(b'{"one": 1}').hexdigest()}
+    (root / 'annotations' / 'lvis_v1_val.json').write_text('{"one": 2}')    # same size
+    assert Run(cfg, 0, w, opts).key != run.key
+
+
+def test_a_variant_of_a_variant_tests_the_training_runs_checkpoint(tmp_path):
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    base = copy_config(tmp_path, 'a')
+    v1 = tmp_path / 'a' / 'v1.py'
+    v1.write_text("_base_ = './x.py'\nretest_of = './x.py'\n")
+    v2 = tmp_path / 'a' / 'v2.py'
+    v2.write_text("_base_ = './v1.py'\nretest_of = './v1.py'\n")
+    w = str(tmp_path / 'w')
+    trained = Run(base, 0, w, [])
+    os.makedirs(trained.dir)
+    with open(osp.join(trained.dir, 'last_checkpoint'), 'w') as f:
+        f.write('/x/iter_300.pth')
+    assert Run(str(v2), 0, w, []).test_checkpoint() == '/x/iter_300.pth'
+
+
 def test_refusals_follow_the_error_contract(tmp_path):
     cfg = copy_config(tmp_path, 'a')
     for args, msg in [((cfg, '--seeds', '0', '0'), 'repeats a seed'),
@@ -83,6 +120,15 @@ def test_refusals_follow_the_error_contract(tmp_path):
     # A folder under a file cannot be created, whoever runs the test (root ignores permissions).
     out = ablate(cfg, '--work-dir', str(tmp_path / 'file' / 'w'))
     assert out.returncode == 2 and 'cannot create it' in out.stderr
+    # --seeds decides the seed: an option that would be overridden is refused
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', 'randomness.seed=5')
+    assert out.returncode == 2 and out.stderr == (
+        "error: --cfg-options randomness.seed=5: ablate.py sets each run's randomness from "
+        '--seeds (randomness = dict(seed=S)); give the seeds there\n')
+    # --report-only reads; it creates nothing
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'nothing'), '--report-only')
+    assert out.returncode == 2 and 'no such folder' in out.stderr
+    assert not (tmp_path / 'nothing').exists()
 
 
 def test_a_locked_run_is_refused(tmp_path):
