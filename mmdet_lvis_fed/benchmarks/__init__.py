@@ -1,0 +1,1 @@
+"""Benchmarks as package code; `tools/benchmark_*.py` are their command lines."""
