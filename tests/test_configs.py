@@ -15,6 +15,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdet.apis import init_detector
 from mmdet.registry import DATA_SAMPLERS, DATASETS, MODELS
+from mmdet_lvis_fed.testing import lvis_v1
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
@@ -22,6 +23,7 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
 LONGTAIL = sorted(p for p in CONFIGS if osp.sep + 'longtail' + osp.sep in p)
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py')
+LVIS_V1_NAMES = tuple(c['name'] for c in lvis_v1.lvis_v1_categories())
 
 
 def dataset_chain(loader_cfg):
@@ -34,9 +36,14 @@ def dataset_chain(loader_cfg):
 
 
 def named_classes(cfg):
-    """The classes each dataloader's dataset names in its metainfo."""
-    return {loader: tuple(dataset_chain(cfg[loader])[-1]['metainfo']['classes'])
-            for loader in LOADERS}
+    """The classes each dataloader's dataset names in its metainfo. A dataset that names none
+    takes every category of its file: the configs that do so (configs/lvis_v1/) read LVIS v1's
+    files, whose categories are the shipped list's."""
+    out = {}
+    for loader in LOADERS:
+        classes = (dataset_chain(cfg[loader])[-1].get('metainfo') or {}).get('classes')
+        out[loader] = tuple(classes) if classes is not None else LVIS_V1_NAMES
+    return out
 
 
 def class_counts(model):
@@ -76,6 +83,10 @@ def lvis_like_root(tmp_path, cfg, classes):
     import json
     from mmdet_lvis_fed.testing import synthetic as syn
     names = sorted({dataset_chain(cfg[loader])[-1]['ann_file'] for loader in LOADERS})
+    if classes == LVIS_V1_NAMES:            # the whole vocabulary: a file of LVIS v1's categories
+        for seed, name in enumerate(names):
+            lvis_v1.write_lvis_v1(str(tmp_path / name), 40, seed=seed)
+        return str(tmp_path) + '/'
     for seed, name in enumerate(names):
         gt = syn.make_ground_truth(120, num_cats=max(2 * len(classes), 30), seed=seed,
                                    mean_pos_cats=3)
