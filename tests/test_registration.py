@@ -48,14 +48,15 @@ print(json.dumps([m for m in {FRAMEWORKS!r} if m in sys.modules]))''')
 
 
 LOOKUPS = '''
-from mmdet.registry import DATASETS, METRICS, MODELS, HOOKS, DATA_SAMPLERS, TRANSFORMS
+from mmdet.registry import DATASETS, METRICS, MODELS, HOOKS, DATA_SAMPLERS, TRANSFORMS, LOOPS
 from mmengine.registry import init_default_scope
 init_default_scope('mmdet')
 import torch
 found = [DATASETS.get('LVISFedDataset'), METRICS.get('LVISFedMetric'), MODELS.get('FedRoIHead'),
          MODELS.get('FederatedSigmoidLoss'), HOOKS.get('ValidationLossHook'),
          HOOKS.get('NumClassesCheckHook'), HOOKS.get('ClassFrequencyHook'),
-         DATA_SAMPLERS.get('RepeatFactorSampler'), TRANSFORMS.get('FedCopyPaste')]
+         DATA_SAMPLERS.get('RepeatFactorSampler'), TRANSFORMS.get('FedCopyPaste'),
+         LOOPS.get('TopKTestLoop')]
 from mmengine.logging.history_buffer import HistoryBuffer
 safe = HistoryBuffer in torch.serialization.get_safe_globals()
 print(json.dumps(dict(found=[f is not None for f in found], safe=safe)))
@@ -74,7 +75,7 @@ def test_the_package_alone_registers_nothing():
 
 def test_importing_the_plugin_registers_everything():
     got = run('import json\nimport mmdet_lvis_fed.plugin\n' + LOOKUPS)
-    assert got == dict(found=[True] * 9, safe=True)
+    assert got == dict(found=[True] * 10, safe=True)
 
 
 def test_config_custom_imports_register_everything():
@@ -83,7 +84,7 @@ def test_config_custom_imports_register_everything():
 from mmengine.config import Config
 cfg = Config.fromfile('configs/demo/mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py')
 ''' + LOOKUPS)
-    assert got == dict(found=[True] * 9, safe=True)
+    assert got == dict(found=[True] * 10, safe=True)
 
 
 def test_no_import_hooks_or_private_registry_writes():

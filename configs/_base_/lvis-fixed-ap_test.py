@@ -1,37 +1,48 @@
 # Testing under the LVIS challenge 2021 protocol: Boundary AP as Fixed AP (at most 10,000
 # detections per category over the whole test set, no per-image cap; Dave et al. 2021), with box
-# and mask Fixed AP and AP-pool beside it. Use it beside an experiment config, in a child that
-# applies its two values (mmengine refuses a key that two bases both define, and every experiment
-# config defines `model` and `test_evaluator`, so this piece names them differently):
+# and mask Fixed AP and AP-pool beside it, at any vocabulary. Use it beside an experiment config,
+# in a child that applies its three values (mmengine refuses a key that two bases both define, and
+# every experiment config defines `test_cfg`, `model` and `test_evaluator`, so this piece names
+# them differently):
 #
 #     _base_ = ['./mask-rcnn_r50_fpn_gn-scratch_1x-cpu_demo.py',
 #               '../_base_/lvis-fixed-ap_test.py']
+#     test_cfg = _base_.fixed_ap_test_loop
 #     model = dict(test_cfg=_base_.fixed_ap_test_cfg)
 #     test_evaluator = _base_.fixed_ap_evaluator
 #
-# then `mim test mmdet CHILD.py --checkpoint CKPT`. The metric applies the caps itself; the model
-# must first produce enough detections per class, and mmdet cuts them per image in
-# `model.test_cfg` (Mask R-CNN: rcnn.score_thr 0.05 and max_per_img 100 by default; 0.0001 and
-# 300 in LVIS configs). This piece keeps every score (score_thr 0) and up to 1,000 detections per
-# image from 1,000 proposals. That reaches 10,000 per class for a subset of a few classes: the
-# per-image cap leaves each of K classes about 1,000 / K per image, so a test set of
-# 10 x K images or more can fill every class, and the detections it cuts are each image's
-# lowest-scoring ones. It cannot for the full 1,203-class vocabulary: 1,000 per image across
-# 1,203 classes go to the frequent ones, and the tail of the rare ones is cut before the metric
-# sees it. What would: large-vocab-devil's two-pass top-K inference (`lvdevil/infer_topk.py`):
-# one pass (masks off) finds each class's 10,000th score over the test set, a second keeps every
-# detection above its class's threshold with no per-image cap and computes masks only for those.
+# then `mim test mmdet CHILD.py --checkpoint CKPT` (`--out results.pkl` dumps what the metric
+# scored). The loop (`TopKTestLoop`, mmdet_lvis_fed/engine/topk_test_loop.py; after
+# large-vocab-devil's two-pass `lvdevil/infer_topk.py`) runs the detector twice: pass 1 with the
+# mask head off finds each class's 10,000th box score over the test set, pass 2 keeps every
+# detection at or above its class's score (ties included) and computes masks only for those; the
+# metric's own per-category cut then gives exactly the numbers of one uncapped pass
+# (tests/test_engine/test_topk_test_loop.py checks every key against tools/lvis_eval.py on such
+# a pass). The model keeps every box score (score_thr 0) and drops mmdet's per-image cap
+# (max_per_img -1; the loop refuses a positive one); its proposals stay the experiment's (1,000 in
+# mmdet's and the LVIS configs, 300 in the demo's). A child that changes the cap restates it in
+# both the loop and the evaluator (the loop refuses one below the metric's).
 #
-# Cost, measured with the long-tail demo baseline (R18, 24 classes, 160 x 160 images) on 40 test
-# images, one CPU thread, `mim test` with and without this piece: 10.3 s per image instead of
-# 0.68 (15x: mmdet computes and pastes a full-image mask for each of up to 1,000 detections per
-# image, and the metric RLE-encodes them) and a peak RSS of 2.0 GB instead of 0.69 GB (the metric
-# keeps every detection's compressed mask until the end, about 400 bytes each). On full-size images
-# the pasting grows with the pixels (a 640 x 480 image holds up to 1,000 x 0.3 MB of boolean masks
-# at once). Evaluating is the cheap part: 12 million boxes (LVIS val, 10,000 per class) take about
-# a minute and 6 GiB (tools/README.md).
-fixed_ap_test_cfg = dict(
-    rpn=dict(nms_pre=1000, max_per_img=1000),
-    rcnn=dict(score_thr=0.0, max_per_img=1000))
+# Cost: the masks of the detections kept. Pass 1 costs less than a standard test (no masks);
+# pass 2 computes, pastes and encodes one mask per kept detection, and the mask head's
+# convolutions over those RoIs are most of its time. At LVIS-val scale 10,000 per class keep
+# 12.0M detections over 19,809 images, about 600 per image (a standard LVIS test keeps up to
+# 300); a test set too small for the cap to bind keeps every detection. Measured with the
+# long-tail demo baseline trained by `mim train` (its 300 iterations, seed 0; R18, 24 classes,
+# 160 x 160 images, 300 proposals) on the first 40 test images, one CPU thread, `mim test`
+# (wall clock of the whole command, peak RSS), in one session on a shared 2-core machine:
+#   - standard test (up to 50 per image, bbox and segm): 16.4 s (0.25 s per image), 0.62 GB;
+#   - this piece with max_dets_per_cat 1,000 in loop and metric (600 kept per image, LVIS val's
+#     ratio): 87 s (pass 1 0.14 s, pass 2 1.89 s per image), 2.25 GB peak: 5.3x the standard;
+#   - the one-pass piece this replaces (up to 1,000 per image from 1,000 proposals; not the
+#     rule: it cuts each image's tail): 136 s, 1.97 GB.
+# As it is, 10,000 per class never binds on 40 images of 24 classes: it keeps all 2,513
+# detections per image with a score > 0, as the rule does (655 s, 15.8 s per image, 5.4 GB, in
+# a session where the standard test took 23.8 s: 27x). Peak memory follows the image with the
+# most kept detections (mmdet's mask head runs on all of an image's RoIs at once; at 1,203
+# classes its output is 3.8 MB per RoI), and the metric holds every kept mask as RLE until the
+# end (about 400 bytes each: some 5 GB for LVIS val).
+fixed_ap_test_loop = dict(type='TopKTestLoop', max_dets_per_cat=10000)
+fixed_ap_test_cfg = dict(rcnn=dict(score_thr=0.0, max_per_img=-1))
 fixed_ap_evaluator = dict(
     metric=['bbox', 'segm', 'boundary'], max_dets=-1, max_dets_per_cat=10000, pooled=True)

@@ -31,7 +31,8 @@ class LVISFedMetric(BaseMetric):
     are evaluated, so a split or a filtered subset is judged on itself. The LVIS challenge 2021
     protocol is ``metric='boundary', max_dets=-1, max_dets_per_cat=10000``; mmdet caps
     detections per image in the model's ``test_cfg`` before they reach the metric
-    (``configs/_base_/lvis-fixed-ap_test.py`` raises that cap).
+    (``configs/_base_/lvis-fixed-ap_test.py`` removes that cap and tests with the two-pass
+    ``TopKTestLoop``, which hands the metric each class's top detections with masks).
 
     Args:
         ann_file (str, optional): LVIS annotation file. Defaults to the dataset's (its metainfo
