@@ -189,6 +189,7 @@ def run_test(setup, work_dir, name, two_pass, dump, **changes):
     cfg.test_dataloader.dataset.indices = IMAGES
     cfg.model.test_cfg.rpn.max_per_img = 50
     cfg.test_cfg.max_dets_per_cat = K
+    cfg.test_cfg.mask_chunk = 7         # several chunks per image: the masks must not change
     cfg.test_evaluator = [dict(cfg.test_evaluator, metric=['bbox', 'segm'], pooled=False,
                                max_dets_per_cat=K),
                           dict(type='DumpDetResults', out_file_path=str(dump))]
