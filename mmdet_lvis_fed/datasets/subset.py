@@ -159,6 +159,22 @@ class FederatedSubset:
         lvis.check_annotations(ann_idx, self.annotations)
 
 
+class CategoryIds(list):
+    """The chosen category ids in label order: a list, whose `in` is a set's.
+
+    mmdet's `CocoDataset.parse_data_info` asks `ann['category_id'] not in self.cat_ids` of every
+    annotation; over a list of all 1,203 LVIS categories that scan costs about 7 us an
+    annotation, 9 s of a full-vocabulary parse of LVIS v1 train's 1.27M annotations (0.2 us
+    with a set)."""
+
+    def __init__(self, ids=()):
+        super().__init__(ids)
+        self._set = frozenset(self)
+
+    def __contains__(self, cat_id):
+        return cat_id in self._set
+
+
 class LVISIndex:
     """The COCO-API subset that mmdet's `CocoDataset.load_data_list` reads, over a `FederatedSubset`.
 
@@ -185,7 +201,7 @@ class LVISIndex:
 
     def get_cat_ids(self, cat_names=()):
         by_name = {c['name']: i for i, c in self.cats.items()}
-        return [by_name[n] for n in cat_names]      # label order = the order of the names
+        return CategoryIds(by_name[n] for n in cat_names)  # label order = the order of the names
 
     def get_img_ids(self):
         return list(self.imgs)

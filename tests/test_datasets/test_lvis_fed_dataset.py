@@ -281,3 +281,13 @@ def test_a_training_split_that_filtering_empties_is_refused(tmp_path):
     with pytest.raises(LVISFormatError, match=r"v1.json: no training image is left for classes "
                                               r"\['c_r'\] in split None .*filter_empty_gt"):
         build(ann, metainfo=dict(classes=('c_r',)))
+
+
+def test_cat_ids_are_a_list_with_a_sets_membership(tmp_path):
+    import pickle
+    from mmdet_lvis_fed.datasets.subset import CategoryIds
+    ds = build(write(tmp_path / 'v1.json', v1_data()), metainfo=dict(classes=('c_r', 'a_f')))
+    assert type(ds.cat_ids) is CategoryIds and ds.cat_ids == [3, 1]     # label order
+    assert 1 in ds.cat_ids and 2 not in ds.cat_ids and list(ds.cat_ids) == [3, 1]
+    back = pickle.loads(pickle.dumps(ds.cat_ids))
+    assert back == [3, 1] and 3 in back and 2 not in back
