@@ -11,27 +11,31 @@ import threading
 import time
 
 
-def pss_gib(pid):
-    """PSS of one process in GiB (None once it is gone or unreadable)."""
+def _field_gib(path, key):
+    """The `key:` line of a /proc file whose values are in kB, in GiB (None when the process is
+    gone or the file unreadable)."""
     try:
-        with open(f'/proc/{pid}/smaps_rollup') as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith('Pss:'):
+                if line.startswith(key + ':'):
                     return int(line.split()[1]) / 2**20
     except OSError:
         return None
     return None
+
+
+def pss_gib(pid):
+    """PSS of one process in GiB (None once it is gone or unreadable)."""
+    return _field_gib(f'/proc/{pid}/smaps_rollup', 'Pss')
 
 
 def rss_gib(pid):
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        return None
-    return None
+    return _field_gib(f'/proc/{pid}/status', 'VmRSS')
+
+
+def peak_rss_gib(pid):
+    """The process's peak RSS so far (VmHWM)."""
+    return _field_gib(f'/proc/{pid}/status', 'VmHWM')
 
 
 def _parents():
@@ -50,16 +54,19 @@ def _parents():
 
 def process_tree(root):
     """`root` and all its descendants, parents before children."""
-    parents = _parents()
+    return list(tree_depths(root))
+
+
+def tree_depths(root):
+    """{pid: depth} of `root` (0) and its descendants (children 1, grandchildren 2, ...)."""
     children = {}
-    for pid, ppid in parents.items():
+    for pid, ppid in _parents().items():
         children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
+    out, todo = {}, [(root, 0)]
     while todo:
-        pid = todo.pop(0)
-        if pid in parents or pid == root:
-            out.append(pid)
-        todo += sorted(children.get(pid, ()))
+        pid, depth = todo.pop(0)
+        out[pid] = depth
+        todo += [(c, depth + 1) for c in sorted(children.get(pid, ()))]
     return out
 
 
@@ -73,7 +80,9 @@ def command_of(pid):
 
 class TreeSampler:
     """Samples the PSS of a process tree every `interval` seconds in a thread; keeps the peak
-    total and, for that moment, each process's share; `snapshot()` gives the current one."""
+    total and, for that moment, each process's share; `snapshot()` gives the current one. A
+    share is {pid: (depth in the tree, GiB)}: for a torchrun job depth 0 is the launcher, 1 a
+    rank, 2 a DataLoader worker."""
 
     def __init__(self, root, interval=0.5, python_only=True):
         self.root, self.interval, self.python_only = root, interval, python_only
@@ -83,18 +92,18 @@ class TreeSampler:
 
     def snapshot(self):
         parts = {}
-        for pid in process_tree(self.root):
+        for pid, depth in tree_depths(self.root).items():
             if self.python_only and 'python' not in command_of(pid):
                 continue          # torchrun's own launcher process is Python too; shells are not
             value = pss_gib(pid)
             if value is not None:
-                parts[pid] = value
+                parts[pid] = (depth, value)
         return parts
 
     def _run(self):
         while not self._stop.is_set():
             parts = self.snapshot()
-            total = sum(parts.values())
+            total = sum(gib for _, gib in parts.values())
             self.samples += 1
             if total > self.peak_total:
                 self.peak_total, self.peak_parts = total, parts

@@ -134,5 +134,5 @@ def test_early_stopping_on_a_scripted_sequence_and_the_best_checkpoint_is_tested
     epoch2 = torch.load(str(tmp_path / 'epoch_2.pth'), map_location='cpu')['state_dict']
     assert all(torch.equal(best['state_dict'][k], v) for k, v in epoch2.items())
     run = Run.__new__(Run)
-    run.dir = str(tmp_path)
+    run.dir, run.source = str(tmp_path), None        # a training run, not a test-time variant
     assert run.test_checkpoint() == str(tmp_path / 'best_val_loss.pth')

@@ -1,0 +1,350 @@
+"""A full-scale rehearsal on one CPU machine: the full-vocabulary LVIS v1 baseline trained by 2
+gloo processes on LVIS-v1-shaped data, then tested with the two-pass Fixed AP loop. What
+`tools/rehearsal.py` (`make rehearsal`) runs and prints.
+
+What is full scale and what is not:
+- the data: LVIS v1's real 1,203 categories with their frequency groups and image counts
+  (`testing.lvis_v1`), 100,170 train and 19,809 val records, ~1.27M train annotations, the
+  federated lists on every image; the images are tiny (64 x 48) and all the files of a split are
+  hard links to a handful of generated pictures (their pixels decide nothing here);
+- the run: `mim train`'s path (mmdet's train.py, through tools/dist_cpu.py for gloo on a CPU) with
+  2 ranks x 2 DataLoader workers, the baseline's datasets, RFS sampler (t = 0.001 on the file's
+  image counts), losses, heads at K = 1,203, start-up checks and class-frequency hooks;
+- scaled down, in a child config this module writes (every value a Python literal): the model
+  (ResNet-18, 64-channel FPN and heads, random init: no weights can be downloaded), the image
+  scale, and the schedule (`IterBasedTrainLoop` for a few dozen iterations: the switch from the
+  baseline's epoch loop needs `_delete_`, which `--cfg-options` cannot express);
+- the test: `mim test`'s path with the Fixed AP piece (`configs/_base_/lvis-fixed-ap_test.py`:
+  `TopKTestLoop`, no per-image cap) on the first `val_images` images of the val file, with a
+  per-category cap small enough to bind on them (`max_dets_per_cat`).
+
+It prints: start-up time (launch to the first training iteration's hooks), proportional set size
+(PSS, `benchmarks.memory`) of every process after start-up and at the peak, seconds per
+iteration, test time per pass, collect + evaluation time and the peak memory of rank 0 (where
+the metric gathers every detection).
+"""
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ..io import atomic_write_text
+from . import memory
+
+DATA_VERSION = 1     # bump when the generated data changes
+
+
+def say(message):
+    print(message, flush=True)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pictures=16):
+    """LVIS-v1-shaped annotation files and their image files under `root` (reused when a stamp
+    says they were made with the same arguments)."""
+    from ..testing.lvis_v1 import write_lvis_v1
+    stamp_path = osp.join(root, 'rehearsal_data.json')
+    stamp = dict(version=DATA_VERSION, train_images=train_images, val_images=val_images,
+                 seed=seed, image_size=list(image_size), pictures=pictures)
+    try:
+        with open(stamp_path) as f:
+            if json.load(f) == stamp:
+                say(f'data: reused {root} ({train_images} train, {val_images} val records)')
+                return root
+    except (OSError, ValueError):
+        pass
+    import cv2
+    t0 = time.perf_counter()
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(osp.join(root, 'annotations'))
+    rng = np.random.default_rng(seed)
+    w, h = image_size
+    for split, n, name in (('train', train_images, 'lvis_v1_train.json'),
+                           ('val', val_images, 'lvis_v1_val.json')):
+        say(f'data: writing {name} ({n} images)')
+        write_lvis_v1(osp.join(root, 'annotations', name), n, seed=seed, split=split,
+                      image_size=image_size)
+        folder = osp.join(root, f'{split}2017')
+        os.makedirs(folder)
+        sources = []
+        for i in range(pictures):
+            path = osp.join(folder, f'picture_{i}.jpg')
+            cv2.imwrite(path, rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+            sources.append(path)
+        for i in range(n):     # the file names of testing.lvis_v1's coco_url
+            os.link(sources[i % pictures], osp.join(folder, f'{i + 1:012d}.jpg'))
+    with open(stamp_path, 'w') as f:
+        json.dump(stamp, f)
+    say(f'data: {time.perf_counter() - t0:.0f} s')
+    return root
+
+
+# --- configs ---------------------------------------------------------------------------------
+
+SMALL_MODEL = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
+    rpn_head=dict(in_channels=64, feat_channels=64),
+    roi_head=dict(bbox_roi_extractor=dict(out_channels=64),
+                  bbox_head=dict(in_channels=64, fc_out_channels=256),
+                  mask_roi_extractor=dict(out_channels=64),
+                  mask_head=dict(in_channels=64, conv_out_channels=64)),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+                   rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100)))
+
+
+def _scaled_pipeline(pipeline, scale):
+    out = []
+    for t in pipeline:
+        t = dict(t)
+        if 'scales' in t:
+            t['scales'] = [tuple(scale)]
+        if 'scale' in t:
+            t['scale'] = tuple(scale)
+        out.append(t)
+    return out
+
+
+def _dataset_dict(cfg_dataset, changes):
+    """`changes` for the innermost dataset of a dataloader config, as a partial dict."""
+    if isinstance(cfg_dataset.get('dataset'), dict):
+        return dict(dataset=_dataset_dict(cfg_dataset['dataset'], changes))
+    return changes
+
+
+def write_configs(folder, baseline, data_root, iters, scale, val_images, max_dets_per_cat,
+                  fixed_ap_piece):
+    """(training config, test config) in `folder`: children of `baseline`, every value written
+    with repr() (nothing from outside is pasted into Python)."""
+    from mmengine.config import Config
+    base = Config.fromfile(baseline)
+    os.makedirs(folder, exist_ok=True)
+    root = data_root.rstrip('/') + '/'
+    train_ds = _dataset_dict(base.train_dataloader.dataset, dict(
+        data_root=root, pipeline=_scaled_pipeline(
+            _innermost(base.train_dataloader.dataset)['pipeline'], scale)))
+    test_ds = _dataset_dict(base.test_dataloader.dataset, dict(
+        data_root=root, indices=int(val_images), pipeline=_scaled_pipeline(
+            _innermost(base.test_dataloader.dataset)['pipeline'], scale)))
+    train = osp.join(folder, 'rehearsal_train.py')
+    lines = [
+        '# Written by mmdet_lvis_fed.benchmarks.rehearsal: the full-vocabulary baseline (K = 1203 as',
+        '# it states), scaled down for a 2-core CPU: a small model, small images, a few iterations.',
+        f'_base_ = {osp.abspath(baseline)!r}',
+        f'model = {SMALL_MODEL!r}',
+        f'train_dataloader = dict(batch_size=2, num_workers=2, dataset={train_ds!r})',
+        f'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters={int(iters)!r}, '
+        'val_interval=10**9)',
+        'param_scheduler = [dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, '
+        'end=10)]',
+        '# no validation during the rehearsal: the val file is the test set',
+        'val_dataloader = None',
+        'val_cfg = None',
+        'val_evaluator = None',
+        f'default_hooks = dict(logger=dict(interval=5), checkpoint=dict(by_epoch=False, '
+        f'interval={int(iters)!r}))',
+        'log_processor = dict(by_epoch=False)',
+        f'test_dataloader = dict(num_workers=2, dataset={test_ds!r})',
+        '',
+    ]
+    atomic_write_text('\n'.join(lines), train)
+    test = osp.join(folder, 'rehearsal_fixed-ap_test.py')
+    cap = int(max_dets_per_cat)
+    lines = [
+        '# The rehearsal\'s test: the Fixed AP piece (two-pass TopKTestLoop) with a cap that binds',
+        '# on the rehearsal\'s val images.',
+        f'_base_ = [{osp.abspath(train)!r}, {osp.abspath(fixed_ap_piece)!r}]',
+        f'test_cfg = dict(_base_.fixed_ap_test_loop, max_dets_per_cat={cap!r})',
+        'model = dict(test_cfg=_base_.fixed_ap_test_cfg)',
+        f'test_evaluator = dict(_base_.fixed_ap_evaluator, max_dets_per_cat={cap!r})',
+        '',
+    ]
+    atomic_write_text('\n'.join(lines), test)
+    return train, test
+
+
+def _innermost(ds):
+    while isinstance(ds.get('dataset'), dict):
+        ds = ds['dataset']
+    return ds
+
+
+# --- launching -------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Launch:
+    """One torchrun job: its output (to `log_path`, with the time of the first line matching each
+    of `marks`), the PSS of its process tree after the first mark and at the peak, and rank 0's
+    peak RSS (VmHWM)."""
+
+    def __init__(self, cmd, log_path, marks, env=None):
+        self.cmd, self.log_path, self.marks = cmd, log_path, marks
+        self.env = env or os.environ
+        self.times, self.lines = {}, []
+        self.after_start = {}
+        self.rank0_hwm = 0.0
+
+    def _read(self, proc, sampler):
+        with open(self.log_path, 'w', buffering=1) as log:     # line by line: tail -f works
+            for line in proc.stdout:
+                now = time.perf_counter() - self.t0
+                log.write(line)
+                self.lines.append(line)
+                for name, pattern in self.marks.items():
+                    if name not in self.times and re.search(pattern, line):
+                        self.times[name] = now
+                        if name == 'started':
+                            self.after_start = self.roles(sampler.snapshot())
+
+    @staticmethod
+    def roles(parts):
+        """{pid: (role, GiB)} from the sampler's {pid: (depth, GiB)}: the launcher, its ranks
+        (children), their DataLoader workers."""
+        names = {0: 'launcher', 1: 'rank'}
+        return {pid: (names.get(depth, 'worker'), gib) for pid, (depth, gib) in parts.items()}
+
+    def _watch_rank0(self, stop):
+        while not stop.is_set():
+            ranks = [p for p, depth in memory.tree_depths(self.pid).items() if depth == 1]
+            if ranks:
+                hwm = memory.peak_rss_gib(min(ranks))
+                if hwm:
+                    self.rank0_hwm = max(self.rank0_hwm, hwm)
+            stop.wait(0.5)
+
+    def run(self, timeout):
+        self.t0 = time.perf_counter()
+        proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=self.env)
+        self.pid = proc.pid
+        stop = threading.Event()
+        watcher = threading.Thread(target=self._watch_rank0, args=(stop,), daemon=True)
+        with memory.TreeSampler(proc.pid) as sampler:
+            watcher.start()
+            reader = threading.Thread(target=self._read, args=(proc, sampler), daemon=True)
+            reader.start()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=10)
+        stop.set()
+        watcher.join()
+        self.wall = time.perf_counter() - self.t0
+        self.returncode = proc.returncode
+        self.peak = self.roles(sampler.peak_parts)
+        self.peak_total = sampler.peak_total
+        return self
+
+
+def _by_role(parts):
+    out = {}
+    for role, gib in parts.values():
+        out.setdefault(role, []).append(gib)
+    return out
+
+
+def memory_line(parts):
+    roles = _by_role(parts)
+    cells = [f'{role} ' + ' + '.join(f'{g:.2f}' for g in roles[role])
+             for role in ('launcher', 'rank', 'worker') if role in roles]
+    return f'{sum(g for _, g in parts.values()):.2f} GiB ({"; ".join(cells)})'
+
+
+def iteration_seconds(lines):
+    """The last `time: X` of the training log lines (mmengine's mean over its window)."""
+    times = [float(m.group(1)) for line in lines if 'Iter(train)' in line
+             for m in [re.search(r'\btime: ([\d.]+)', line)] if m]
+    return times[-1] if times else float('nan')
+
+
+def torchrun(script_args, nproc, threads):
+    exe = osp.join(osp.dirname(sys.executable), 'torchrun')
+    return [exe, '--nproc-per-node', str(nproc), '--master-port', str(free_port()),
+            '-m', 'mmdet_lvis_fed.dist_cpu'] + list(script_args), dict(
+                os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+
+# --- the rehearsal ---------------------------------------------------------------------------
+
+def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_images_file=19_809,
+             iters=40, test_images=500, max_dets_per_cat=100, scale=(64, 48), nproc=2,
+             timeout=1500):
+    """Run the rehearsal (module docstring); returns its figures as a dict and prints them."""
+    t_all = time.perf_counter()
+    data_root = prepare_data(osp.join(work_dir, 'data'), train_images, val_images_file,
+                             image_size=scale)
+    train_cfg, test_cfg = write_configs(osp.join(work_dir, 'configs'), baseline, data_root,
+                                        iters, scale, test_images, max_dets_per_cat,
+                                        fixed_ap_piece)
+    say(f'configs: {train_cfg}, {test_cfg}')
+    threads = max(1, (os.cpu_count() or 2) // nproc)
+    train_dir = osp.join(work_dir, 'train')
+    cmd, env = torchrun(['train', train_cfg, '--work-dir', train_dir], nproc, threads)
+    say(f'train: {nproc} gloo processes x 2 workers, {iters} iterations: ' + ' '.join(cmd[3:]))
+    train = Launch(cmd, osp.join(work_dir, 'train.log'), dict(
+        started=r'Checkpoints will be saved to', first_iter=r'Iter\(train\) \[\s*\d+/'),
+        env).run(timeout)
+    if train.returncode != 0:
+        raise RuntimeError(f'training failed (exit {train.returncode}); see '
+                           f'{train.log_path}:\n' + ''.join(train.lines[-15:]))
+    with open(osp.join(train_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    test_dir = osp.join(work_dir, 'test')
+    cmd, env = torchrun(['test', test_cfg, checkpoint, '--work-dir', test_dir], nproc, threads)
+    say(f'test: {nproc} gloo processes, {test_images} val images, two-pass Fixed AP with '
+        f'max_dets_per_cat={max_dets_per_cat}: ' + ' '.join(cmd[3:]))
+    test = Launch(cmd, osp.join(work_dir, 'test.log'), dict(
+        started=r'TopKTestLoop pass 1 of 2', pass2=r'TopKTestLoop pass 2 of 2',
+        evaluated=r'LVIS federated evaluation'), env).run(timeout)
+    if test.returncode != 0:
+        raise RuntimeError(f'test failed (exit {test.returncode}); see {test.log_path}:\n'
+                           + ''.join(test.lines[-15:]))
+    last_test_iter = max((i for i, line in enumerate(test.lines) if 'Iter(test)' in line),
+                         default=None)
+    figures = dict(
+        train_startup_s=train.times.get('started'), train_wall_s=train.wall,
+        s_per_iter=iteration_seconds(train.lines), train_pss_after_startup=train.after_start,
+        train_pss_peak=train.peak, test_wall_s=test.wall,
+        pass1_s=_between(test.times, 'started', 'pass2'),
+        pass2_and_eval_s=_between(test.times, 'pass2', 'evaluated'),
+        test_pss_peak=test.peak, rank0_peak_rss_gib=test.rank0_hwm,
+        total_s=time.perf_counter() - t_all)
+    say('')
+    say('rehearsal figures')
+    say(f'  train start-up (launch to the first iteration\'s hooks): '
+        f'{figures["train_startup_s"]:.1f} s; {iters} iterations: {train.wall:.1f} s in all, '
+        f'{figures["s_per_iter"]:.2f} s per iteration (batch 2 per process)')
+    say(f'  train PSS after start-up: {memory_line(train.after_start)}')
+    say(f'  train PSS at the peak:    {memory_line(train.peak)}')
+    say(f'  test: {test.wall:.1f} s in all; pass 1 (boxes only) {figures["pass1_s"]:.1f} s; '
+        f'pass 2 + collect + evaluation {figures["pass2_and_eval_s"]:.1f} s')
+    say(f'  test PSS at the peak:     {memory_line(test.peak)}; rank 0 peak RSS '
+        f'{test.rank0_hwm:.2f} GiB')
+    say(f'  total {figures["total_s"] / 60:.1f} min (logs: {train.log_path}, {test.log_path})')
+    if last_test_iter is not None:
+        figures['metric_lines'] = ''.join(test.lines[last_test_iter:])[-3000:]
+    with open(osp.join(work_dir, 'rehearsal.json'), 'w') as f:
+        json.dump({k: v for k, v in figures.items() if k != 'metric_lines'}, f, indent=1,
+                  default=str)
+    return figures
+
+
+def _between(times, a, b):
+    return times[b] - times[a] if a in times and b in times else float('nan')
