@@ -48,9 +48,12 @@ def say(message):
 
 # --- data ------------------------------------------------------------------------------------
 
-def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pictures=16):
+def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pictures=15):
     """LVIS-v1-shaped annotation files and their image files under `root` (reused when a stamp
-    says they were made with the same arguments)."""
+    says they were made with the same arguments). Record i's file is a hard link to picture
+    i % pictures: an odd number of pictures, so that each of 2 ranks (which take every other
+    image) sees all of them, and the detections the Fixed AP thresholds keep are not gathered on
+    one rank by the pictures it happens to get."""
     from ..testing.lvis_v1 import write_lvis_v1
     stamp_path = osp.join(root, 'rehearsal_data.json')
     stamp = dict(version=DATA_VERSION, train_images=train_images, val_images=val_images,
