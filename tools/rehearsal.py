@@ -5,7 +5,7 @@ gloo processes, then `mim test` with the two-pass Fixed AP piece; prints start-u
 (PSS) per process and in all, seconds per iteration, test and evaluation time and rank 0's peak
 memory. mmdet_lvis_fed/benchmarks/rehearsal.py says what is full scale and what is scaled down.
 
-    python tools/rehearsal.py [--work-dir work_dirs/rehearsal] [--iters 40] [--test-images 500]
+    python tools/rehearsal.py [--work-dir work_dirs/rehearsal] [--iters 40] [--test-images 100]
 
 The data is generated once under WORK_DIR/data (about 300 MB) and reused. Errors end in one
 line, `error: ...`, exit status 2.
@@ -26,11 +26,11 @@ def main(argv=None):
                    help='train records (default 100,170: LVIS v1 train)')
     p.add_argument('--val-images', type=int, default=19_809,
                    help='val records (default 19,809: LVIS v1 val)')
-    p.add_argument('--test-images', type=int, default=500,
-                   help='val images tested (default 500)')
+    p.add_argument('--test-images', type=int, default=100,
+                   help='val images tested (default 100)')
     p.add_argument('--iters', type=int, default=40, help='training iterations (default 40)')
-    p.add_argument('--max-dets-per-cat', type=int, default=100,
-                   help='the Fixed AP cap of the test, small enough to bind (default 100)')
+    p.add_argument('--max-dets-per-cat', type=int, default=20,
+                   help='the Fixed AP cap of the test, small enough to bind (default 20)')
     p.add_argument('--timeout', type=int, default=1500,
                    help='seconds each of training and test may take (default 1500)')
     args = p.parse_args(argv)

@@ -287,7 +287,7 @@ def torchrun(script_args, nproc, threads):
 # --- the rehearsal ---------------------------------------------------------------------------
 
 def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_images_file=19_809,
-             iters=40, test_images=500, max_dets_per_cat=100, scale=(64, 48), nproc=2,
+             iters=40, test_images=100, max_dets_per_cat=20, scale=(64, 48), nproc=2,
              timeout=1500):
     """Run the rehearsal (module docstring); returns its figures as a dict and prints them."""
     t_all = time.perf_counter()
