@@ -217,9 +217,11 @@ class Launch:
     @staticmethod
     def roles(parts):
         """{pid: (role, GiB)} from the sampler's {pid: (depth, GiB)}: the launcher, its ranks
-        (children), their DataLoader workers."""
+        (children), and their children: DataLoader workers, or during start-up the short-lived
+        child that builds the data list (LVISFedDataset.full_init)."""
         names = {0: 'launcher', 1: 'rank'}
-        return {pid: (names.get(depth, 'worker'), gib) for pid, (depth, gib) in parts.items()}
+        return {pid: (names.get(depth, 'worker/builder'), gib)
+                for pid, (depth, gib) in parts.items()}
 
     def _watch_rank0(self, stop):
         while not stop.is_set():
@@ -266,7 +268,7 @@ def _by_role(parts):
 def memory_line(parts):
     roles = _by_role(parts)
     cells = [f'{role} ' + ' + '.join(f'{g:.2f}' for g in roles[role])
-             for role in ('launcher', 'rank', 'worker') if role in roles]
+             for role in ('launcher', 'rank', 'worker/builder') if role in roles]
     return f'{sum(g for _, g in parts.values()):.2f} GiB ({"; ".join(cells)})'
 
 
