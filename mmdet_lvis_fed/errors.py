@@ -23,3 +23,8 @@ def describe(value, limit=40):
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded, or not safely. The message is one line that names
+    the file: ``FILE: not a PyTorch checkpoint (...)``."""

@@ -48,47 +48,78 @@ def atomic_write(path, write, binary=False):
     return path
 
 
+class deferred_signals:
+    """A block that SIGINT, SIGTERM, SIGHUP and SIGQUIT do not interrupt: their handlers only
+    note them meanwhile; at the end they are raised again, to the handlers as they were. Use it
+    around steps that must happen together (two renames). SIGKILL cannot be deferred. Signals are
+    deferred only in the main thread, the only one Python delivers them to."""
+    SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT')
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.pending, self.previous = [], {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {
+                getattr(signal, s): signal.signal(getattr(signal, s),
+                                                  lambda signum, frame: self.pending.append(signum))
+                for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(self.pending):
+            signal.raise_signal(s)
+        return False
+
+
 def write_together(files):
     """Write (or, for a None text, remove) several files as one change: {path: text or None}.
 
     Every text is written to a temporary file beside its path first, then renamed into place (or
-    the file removed), all with SIGINT, SIGTERM, SIGHUP and SIGQUIT deferred (their handlers only
-    note them; they are raised again, to the handlers as they were, at the end), so that a
-    Ctrl-C or a kill arriving meanwhile takes effect after both: the files of a pair are both new
-    or both old, and no temporary file is left. (SIGKILL cannot be deferred: a kill -9 between two
-    renames, a window of microseconds, can still leave one new file beside one old one. Signals
-    are deferred only when called from the main thread, the only one Python delivers them to.)"""
-    import signal
-    import threading
-    deferred = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-    temporaries, pending, previous = {}, [], {}
-    try:
-        if threading.current_thread() is threading.main_thread():
-            previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
-                        for s in deferred}
-        for path, text in files.items():
-            if text is None:
-                continue
-            fd, tmp = _temporary_beside(path)
-            temporaries[path] = tmp
-            with os.fdopen(fd, 'w') as f:
-                f.write(text)
-            os.chmod(tmp, 0o666 & ~umask())
-        for path, text in files.items():
-            if text is None:
-                if osp.lexists(path):
-                    os.unlink(path)
-            else:
-                os.replace(temporaries.pop(path), path)
-    finally:
-        for tmp in temporaries.values():
-            if osp.exists(tmp):
-                os.unlink(tmp)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for s in dict.fromkeys(pending):
-            signal.raise_signal(s)
+    the file removed), all inside `deferred_signals`, so that a Ctrl-C or a kill arriving
+    meanwhile takes effect after both: the files of a pair are both new or both old, and no
+    temporary file is left. (SIGKILL cannot be deferred: a kill -9 between two renames, a window
+    of microseconds, can still leave one new file beside one old one, and a temporary file
+    `.NAME*.tmp` beside it, which `remove_stale_temporaries` takes away.)"""
+    temporaries = {}
+    with deferred_signals():
+        try:
+            for path, text in files.items():
+                if text is None:
+                    continue
+                fd, tmp = _temporary_beside(path)
+                temporaries[path] = tmp
+                with os.fdopen(fd, 'w') as f:
+                    f.write(text)
+                os.chmod(tmp, 0o666 & ~umask())
+            for path, text in files.items():
+                if text is None:
+                    if osp.lexists(path):
+                        os.unlink(path)
+                else:
+                    os.replace(temporaries.pop(path), path)
+        finally:
+            for tmp in temporaries.values():
+                if osp.exists(tmp):
+                    os.unlink(tmp)
     return list(files)
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that a killed writer (SIGKILL) left beside `path`
+    (`_temporary_beside`'s `.NAME*.tmp`); returns their paths."""
+    import glob
+    folder, name = osp.split(osp.abspath(path))
+    stale = glob.glob(osp.join(glob.escape(folder), '.' + glob.escape(name) + '*.tmp'))
+    for tmp in stale:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    return stale
 
 
 def atomic_write_text(text, path):

@@ -137,10 +137,17 @@ def segments(directory=SHM_DIR):
 
 
 def unlink(name, directory=SHM_DIR):
+    """Remove segment `name` if it is there. A name that cannot be removed because it was
+    never made (an unusable `directory`: read-only, not a folder) is not an error: this runs on
+    the way out of a failed build, whose own error must not be masked."""
+    path = osp.join(directory, name)
     try:
-        os.unlink(osp.join(directory, name))
+        os.unlink(path)
     except FileNotFoundError:
         pass
+    except OSError:
+        if osp.lexists(path):
+            raise
 
 
 class SegmentWriter:
@@ -152,7 +159,13 @@ class SegmentWriter:
     def __init__(self, name, key, directory=SHM_DIR):
         self.name, self.key, self.directory = name, key, directory
         self.path = osp.join(directory, name)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise OSError(e.errno, f'{directory}: cannot create the data list\'s shared-memory '
+                          f'segment there ({e.strerror}): it needs a writable {directory}; or '
+                          'build the dataset with shared_memory=False (a copy of the list per '
+                          'rank, mmengine\'s way)') from None
         self._file = os.fdopen(fd, 'wb', buffering=1 << 20)
         self._ends, self.nbytes = [], 0
         self._write(b'\0' * _HEADER.size)            # the header is written last

@@ -66,3 +66,84 @@ def test_getattr_stand_in_refuses_anything_else(tmp_path):
     torch.save({'x': _Gadget()}, str(path))
     with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics methods'):
         torch.load(str(path))
+
+
+# --- every load path: one line that names the file ----------------------------------------------
+
+class _Payload:
+    """What a hostile checkpoint pickles: a call to run when it is unpickled."""
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def _one_line(error, path):
+    text = str(error)
+    assert '\n' not in text and text.startswith(f'{path}: '), text
+    assert 'weights_only' not in text, text
+    return text
+
+
+@pytest.mark.parametrize('content, needle', [
+    (b'', 'is empty (0 bytes)'),
+    (b'{"state_dict": {"w": [1, 2]}}', 'it is text'),
+    (bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+     'not a PyTorch checkpoint'),
+])
+def test_not_a_checkpoint_is_one_line(tmp_path, content, needle):
+    from mmdet_lvis_fed.errors import CheckpointError
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as e:        # mmengine's loader: mim test, load_from, ...
+        _load_checkpoint(str(path), map_location='cpu')
+    assert needle in _one_line(e.value, path)
+    assert e.value.__cause__ is None      # no torch advice chained to it
+    assert e.value.__context__ is None or e.value.__suppress_context__
+
+
+def test_a_pickled_payload_is_refused_and_never_run(tmp_path):
+    from mmdet_lvis_fed.errors import CheckpointError
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'payload.pth'
+    torch.save(dict(state_dict={'w': torch.ones(2)}, meta=_Payload(marker)), str(path))
+    with pytest.raises(CheckpointError) as e:
+        _load_checkpoint(str(path), map_location='cpu')
+    text = _one_line(e.value, path)
+    assert 'refused' in text and 'system' in text, text
+    assert not marker.exists()
+
+
+def test_flipped_bytes_in_a_tensor_are_found(tmp_path):
+    from mmdet_lvis_fed.errors import CheckpointError
+    path = tmp_path / 'epoch_1.pth'
+    saved = mmengine_checkpoint(path)
+    raw = bytearray(path.read_bytes())
+    weight = saved['state_dict']['weight'].numpy().tobytes()
+    at = raw.find(weight)
+    assert at > 0
+    raw[at + 2] ^= 0x40
+    path.write_bytes(bytes(raw))
+    # torch itself keeps no check of the bytes: the damaged file loads, with another weight
+    plain = torch.load(str(path), map_location='cpu')
+    assert not torch.equal(plain['state_dict']['weight'], saved['state_dict']['weight'])
+    with pytest.raises(CheckpointError) as e:
+        _load_checkpoint(str(path), map_location='cpu')
+    assert 'bytes changed since it was saved' in _one_line(e.value, path)
+
+
+def test_a_truncated_checkpoint_is_one_line(tmp_path):
+    from mmdet_lvis_fed.errors import CheckpointError
+    path = tmp_path / 'epoch_1.pth'
+    mmengine_checkpoint(path)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(CheckpointError) as e:
+        _load_checkpoint(str(path), map_location='cpu')
+    assert 'truncated' in _one_line(e.value, path)
+
+
+def test_a_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no such checkpoint file'):
+        _load_checkpoint(str(tmp_path / 'none.pth'), map_location='cpu')

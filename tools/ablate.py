@@ -49,7 +49,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_lvis_fed.io import atomic_write_json, atomic_write_text, fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, atomic_write_json, atomic_write_text, fail  # noqa: E402
 
 RETEST_KEY = 'retest_of'
 GROUPS = ('AP', 'APr', 'APc', 'APf')
@@ -66,8 +66,7 @@ TASKS = ('bbox', 'segm')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('configs', nargs='*', help='config files; the first is the baseline for the '
                                               'differences')
     p.add_argument('--seeds', nargs='+', type=int, default=[0], help='default: 0')
@@ -212,6 +211,13 @@ class Run:
 
 # --- one run, in a child process -------------------------------------------------------------
 
+def seeded(cfg, seed):
+    """The config's `randomness` with the run's seed: every other option of it (deterministic,
+    diff_rank_seed) kept as the config or --cfg-options set it."""
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=int(seed))
+    return cfg
+
+
 def one_run(config, seed, run_dir, checkpoint, cfg_options):
     """Train (unless `checkpoint` is given: a test-time variant), then test; write metrics.json."""
     from mmengine.registry import RUNNERS
@@ -229,7 +235,7 @@ def one_run(config, seed, run_dir, checkpoint, cfg_options):
     if checkpoint == '-':
         cfg = load_config(config, cfg_options)
         cfg.work_dir = run_dir
-        cfg.randomness = dict(seed=int(seed))
+        seeded(cfg, seed)
         cfg.resume = osp.exists(osp.join(run_dir, 'last_checkpoint'))
         t0 = time.time()
         build(cfg).train()
@@ -237,7 +243,7 @@ def one_run(config, seed, run_dir, checkpoint, cfg_options):
         checkpoint = run.test_checkpoint()
     cfg = load_config(config, cfg_options)
     cfg.work_dir, cfg.load_from = run_dir, checkpoint
-    cfg.randomness = dict(seed=int(seed))
+    seeded(cfg, seed)
     t0 = time.time()
     metrics = build(cfg).test()
     atomic_write_json(dict(config=run.config, seed=int(seed), options=run.options, key=run.key,
@@ -346,7 +352,10 @@ def summarise(configs, runs):
         for task in TASKS:
             for g in GROUPS:
                 v = np.array([m['metrics'][f'lvis_fed/{task}_{g}'] for m in done], float)
-                stats[(task, g)] = (float(v.mean()), float(v.std()), len(v))
+                # -1: the group is undefined (no category of it in the test data, lvis-api's
+                # convention): not a number to average, compare or put in bold
+                stats[(task, g)] = ((float(v.mean()), float(v.std()), len(v)) if (v >= 0).all()
+                                    else None)
         minutes = float(np.mean([(m['train_s'] + m['test_s']) / 60 for m in done]))
         out[config] = dict(stats=stats, minutes=minutes, seeds=[m['seed'] for m in done],
                            retest=bool(runs[config][0].source))
@@ -356,7 +365,8 @@ def summarise(configs, runs):
 def markdown(summary, configs, runs, command):
     base = summary.get(configs[0])
     keys = [(t, g) for t in TASKS for g in GROUPS]
-    best = {k: max((s['stats'][k][0] for s in summary.values()), default=None) for k in keys}
+    best = {k: max((s['stats'][k][0] for s in summary.values() if s['stats'][k]), default=None)
+            for k in keys}
     head = ['config', 'seeds'] + [f'{"box" if t == "bbox" else "mask"} {g}'
                                   for t, g in keys] + ['min/run']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -369,9 +379,12 @@ def markdown(summary, configs, runs, command):
         label = f'[{name}]({runs[config][0].config})' + (' (test-time)' if s['retest'] else '')
         cells = [label, ','.join(map(str, s['seeds']))]
         for key in keys:
+            if s['stats'][key] is None:
+                cells.append('n/a')
+                continue
             mean, spread, _ = s['stats'][key]
             cell = f'{mean:.3f} ± {spread:.3f}'
-            if base is not None and config != configs[0]:
+            if base is not None and config != configs[0] and base['stats'][key] is not None:
                 cell += f' ({mean - base["stats"][key][0]:+.3f})'
             if len(summary) > 1 and f'{mean:.3f}' == f'{best[key]:.3f}':
                 cell = f'**{cell}**'
@@ -383,7 +396,8 @@ def markdown(summary, configs, runs, command):
             + (f'Options of every run: `{" ".join(opts)}`\n\n' if opts else '')
             + 'Mean ± spread over seeds (population standard deviation); in brackets the '
             f'difference of the means against `{runs[configs[0]][0].name}`; in bold the best '
-            'mean of each column. Test-time variants reuse the checkpoint of the config they '
+            'mean of each column; n/a where the test data has no category of the group. '
+            'Test-time variants reuse the checkpoint of the config they '
             'name (min/run: test only).\n\n' + '\n'.join(lines) + '\n')
 
 
@@ -405,8 +419,8 @@ def plot(summary, configs, runs, out):
     for ax, task in zip(axes, TASKS):
         for i, config in enumerate(done):
             st = summary[config]['stats']
-            means = [st[(task, g)][0] for g in GROUPS]
-            errs = [st[(task, g)][1] for g in GROUPS]
+            means = [st[(task, g)][0] if st[(task, g)] else np.nan for g in GROUPS]
+            errs = [st[(task, g)][1] if st[(task, g)] else 0.0 for g in GROUPS]
             ax.bar(x + (i - (len(done) - 1) / 2) * width, means, width, yerr=errs, capsize=2,
                    color=colours[i], label=short_label(runs[config][0].name),
                    hatch='//' if summary[config]['retest'] else None)
@@ -455,10 +469,14 @@ def main(argv=None):
         fail(f'--seeds {" ".join(map(str, args.seeds))} repeats a seed: each seed is one run')
     if args.jobs < 1:
         fail(f'--jobs must be at least 1, not {args.jobs}')
-    seed_options = [o for o in args.cfg_options if o.split('=', 1)[0].startswith('randomness')]
+    # The seed comes from --seeds; the other randomness options (deterministic, diff_rank_seed)
+    # pass through to every run.
+    seed_options = [o for o in args.cfg_options
+                    if o.split('=', 1)[0].strip() in ('randomness', 'randomness.seed')]
     if seed_options:
-        fail(f'--cfg-options {seed_options[0]}: ablate.py sets each run\'s randomness from '
-             '--seeds (randomness = dict(seed=S)); give the seeds there')
+        fail(f'--cfg-options {seed_options[0]}: ablate.py sets each run\'s seed from --seeds '
+             '(randomness.seed = S, the config\'s other randomness options kept); give the '
+             'seeds there')
     if args.report_only:
         if not osp.isdir(args.work_dir):
             fail(f'--work-dir {args.work_dir}: no such folder, so no finished run to report')

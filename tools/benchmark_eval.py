@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmdet_lvis_fed.evaluation.summary import AP_KEYS as KEYS  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser  # noqa: E402
 
 TOOLS = ('ours', 'ours-list', 'lvis', 'fce', 'branch')
 LABELS = {'ours': 'ours', 'ours-list': 'ours (results list)', 'lvis': 'lvis-api 0.5.3',
@@ -247,8 +248,8 @@ def generate(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--images', type=int, default=500, help='number of images (default 500)')
     p.add_argument('--dets-per-image', type=int, default=100,
                    help='detections per image before any cap (default 100)')

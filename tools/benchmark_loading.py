@@ -25,6 +25,7 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from mmdet_lvis_fed.io import ToolParser  # noqa: E402
 
 CASES = {
     'mmdet LVISV1Dataset': dict(type='LVISV1Dataset'),
@@ -71,8 +72,8 @@ def worker(name, ann_file, val_file, out_dir):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--ann-file', default=osp.join(ROOT, 'data', 'bench',
                                                   'lvis_v1_train_synthetic.json'))
     p.add_argument('--val-ann-file', default=osp.join(ROOT, 'data', 'bench',

@@ -30,6 +30,7 @@ import json
 import os
 import os.path as osp
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +39,9 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from mmdet_lvis_fed.io import ToolParser, fail  # noqa: E402
 
+DEFAULT_ANN = osp.join(ROOT, 'data', 'bench', 'lvis_v1_train_synthetic.json')
 CASES = {
     'LVISFedDataset shared': dict(type='LVISFedDataset', check_files=False,
                                   not_exhaustive='keep'),
@@ -197,10 +200,11 @@ def summary(trees, ranks, workers, target_ranks, target_workers):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--ann-file', default=osp.join(ROOT, 'data', 'bench',
-                                                  'lvis_v1_train_synthetic.json'))
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--ann-file', default=DEFAULT_ANN,
+                   help='an LVIS v1 train file (default: the synthetic one under data/bench/, '
+                        'generated there when missing; a file given here must exist)')
     p.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
     p.add_argument('--ranks', type=int, default=2)
     p.add_argument('--workers', type=int, default=2)
@@ -211,6 +215,13 @@ def main():
     args = p.parse_args()
     if args.rank:
         return rank(args.rank, args.ann_file, args.workers)
+    for name, low in (('ranks', 1), ('workers', 0)):
+        if getattr(args, name) < low:
+            fail(f'--{name} {getattr(args, name)}: give a number >= {low}')
+    if min(args.project) < 1:
+        fail(f'--project {args.project[0]} {args.project[1]}: give numbers >= 1')
+    # SIGTERM ends the tool as SystemExit: a file being generated leaves no temporary behind.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ranks_of = {}
     for item in args.ranks_of:
         case, _, n = item.rpartition('=')
@@ -219,19 +230,27 @@ def main():
                     f'1 <= N <= --ranks')
         ranks_of[case] = int(n)
     if not osp.exists(args.ann_file):
+        if osp.abspath(args.ann_file) != osp.abspath(DEFAULT_ANN):
+            fail(f'--ann-file {args.ann_file}: no such file (only the default '
+                 f'{osp.relpath(DEFAULT_ANN)} is generated when missing)')
         from mmdet_lvis_fed.testing.synthetic import write_large_lvis
-        os.makedirs(osp.dirname(args.ann_file) or '.', exist_ok=True)
         print(f'generating {args.ann_file} ...', flush=True)
-        write_large_lvis(args.ann_file, progress=lambda m: print(m, flush=True))
+        try:
+            write_large_lvis(args.ann_file, progress=lambda m: print(m, flush=True))
+        except OSError as e:
+            fail(f'--ann-file {args.ann_file}: cannot write it ({e.strerror or e})')
+    elif not osp.isfile(args.ann_file) or not os.access(args.ann_file, os.R_OK):
+        fail(f'--ann-file {args.ann_file}: not a readable file')
     print(f'file: {args.ann_file} ({osp.getsize(args.ann_file) / GIB:.2f} GiB); {args.ranks} '
           f'gloo ranks x {args.workers} DataLoader workers each', flush=True)
-    results = {}
+    results, failed = {}, []
     for name in args.cases:
         n = ranks_of.get(name, args.ranks)
         try:
             trees = launch(name, n, args.workers, args.ann_file)
         except Exception as e:
             print(f'{name}: failed: {e}', flush=True)
+            failed.append(name)
             continue
         results[name] = s = summary(trees, args.ranks, args.workers, *args.project)
         for i, t in enumerate(trees):
@@ -258,6 +277,9 @@ def main():
               f'{s["projected"] / GIB:9.2f}  {how}')
     if BASELINE.get(next(iter(results), None)) in results:
         print(f'("x of": against {BASELINE[next(iter(results))]})')
+    if failed:      # figures of a partial run are printed above, but the run is not a success
+        fail(f'{len(failed)} of {len(args.cases)} cases failed ({", ".join(failed)}); their '
+             'errors are printed above')
 
 
 if __name__ == '__main__':

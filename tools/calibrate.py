@@ -62,7 +62,8 @@ import sys
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_lvis_fed.io import ToolParser, fail, write_together  # noqa: E402
+from mmdet_lvis_fed.io import (ToolParser, fail, remove_stale_temporaries,  # noqa: E402
+                               write_together)
 
 DEFAULT_GAMMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 GROUPS = ('AP', 'APr', 'APc', 'APf')
@@ -145,12 +146,13 @@ def calibrated_head(cfg):
 
 
 def read_checkpoint(path):
-    import torch
-    # torch >= 2.6 reads mmengine's checkpoints with mmdet_lvis_fed.checkpoint's allow-list
+    # The plugin's loader: mmengine's checkpoints through the allow-list, each bytes' CRC-32
+    # checked, and every failure one line naming the file.
+    from mmdet_lvis_fed.checkpoint import load_checkpoint_file
     try:
-        ckpt = torch.load(path, map_location='cpu')
-    except Exception as e:     # not a torch file, truncated, refused by the safe unpickler
-        fail(f'{path}: cannot read the checkpoint ({first_line(e)})')
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except (ValueError, OSError) as e:     # CheckpointError, FileNotFoundError
+        fail(str(e).splitlines()[0])
     if not isinstance(ckpt, dict):
         fail(f'{path}: not an mmengine checkpoint (a {type(ckpt).__name__})')
     meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
@@ -483,6 +485,10 @@ def main(argv=None):
                   chosen=chosen, out_config=None if text is None else out_path, command=command,
                   rows=[dict(gamma=g, **rows[g]) for g in gammas])
     try:
+        # a run killed with SIGKILL while writing left its temporaries (io.write_together)
+        for path in (json_path, out_path):
+            for stale in remove_stale_temporaries(path):
+                print(f'removed {stale} (left by a killed run)')
         write_together({json_path: json.dumps(result), out_path: text})
     except OSError as e:
         fail(f'{e.filename or out_path}: cannot write ({e.strerror or e})')

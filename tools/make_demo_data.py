@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import atomic_write_json, fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail  # noqa: E402
 
 SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'hexagon')
 COLOURS = {'red': (40, 40, 220), 'green': (40, 190, 40), 'blue': (220, 90, 30)}   # BGR
@@ -245,8 +245,8 @@ def count(minimum):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--set', choices=('demo', 'study'), default='demo',
                    help="'demo' (default): the demo data; 'study': the seed report's study "
                         '(LVIS-like categories and a base set to pretrain on)')

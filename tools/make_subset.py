@@ -19,7 +19,9 @@ those counts were made on, so class frequencies mean the same as on the full fil
 
 The set is written into a temporary folder beside --out-dir (beside its target when --out-dir is
 a symlink, which keeps pointing there) and put in place: a failure or a kill leaves the previous
-set or the new one, never a mix, and the next run cleans up what a killed run left. Bad input ends
+set or the new one, never a mix (a SIGKILL in the microseconds between two renames leaves the
+previous set moved aside as `.NAME.old-*` beside --out-dir, which the next run puts back), and the
+next run cleans up what a killed run left. Bad input ends
 in one line, `error: FILE: ...`, exit 2, with nothing written.
 """
 import argparse
@@ -37,7 +39,8 @@ from mmdet_lvis_fed.lvis_file import LVISFile  # noqa: E402
 from mmdet_lvis_fed.datasets.frequency import COUNTED_ON_KEY, counted_on  # noqa: E402
 from mmdet_lvis_fed.datasets.subset import FederatedSubset, select_categories  # noqa: E402
 from mmdet_lvis_fed.errors import LVISFormatError  # noqa: E402
-from mmdet_lvis_fed.io import atomic_write_text, fail, umask  # noqa: E402
+from mmdet_lvis_fed.io import (ToolParser, atomic_write_text, deferred_signals,  # noqa: E402
+                               fail, umask)
 
 SPLITS = ('train', 'val', 'test')
 
@@ -126,9 +129,10 @@ def _recover(out_dir):
 def write_all(outputs, out_dir):
     """Write the whole set into a temporary folder beside `out_dir`, then put it in place.
 
-    The old set is moved aside, the new one renamed in, the old one removed: a kill leaves either
-    set in place, or the old one moved aside, which the next run puts back before anything else.
-    Never a mix. A symlink `out_dir` keeps pointing where it did: the set is written into its
+    The old set is moved aside, the new one renamed in (SIGINT, SIGTERM, SIGHUP and SIGQUIT
+    deferred until both are done), the old one removed: a kill leaves either set in place. Only a
+    SIGKILL in the microseconds between the two renames leaves `out_dir` absent, the old set
+    moved aside as `.NAME.old-*`: the next run puts it back before anything else. Never a mix. A symlink `out_dir` keeps pointing where it did: the set is written into its
     target. `out_dir` may hold only this tool's files (nothing else is moved away with the old
     set). Returns the folder written.
     """
@@ -153,8 +157,9 @@ def write_all(outputs, out_dir):
             os.rename(tmp, out_dir)
         else:
             old = tmp.replace('.tmp-', '.old-')
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
+            with deferred_signals():        # Ctrl-C / SIGTERM: after both renames
+                os.rename(out_dir, old)
+                os.rename(tmp, out_dir)
             shutil.rmtree(old)
     finally:
         if osp.exists(tmp):
@@ -163,8 +168,8 @@ def write_all(outputs, out_dir):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--train-ann', required=True, help='official LVIS train file (v1 or v0.5)')
     p.add_argument('--val-ann', required=True, help='official LVIS val file: becomes the test set')
     p.add_argument('--out-dir', required=True, help='where train.json, val.json, test.json and '
@@ -195,7 +200,7 @@ def main(argv=None):
                     val_fraction=args.val_fraction, split_seed=args.split_seed,
                     train_ann=osp.basename(args.train_ann), val_ann=osp.basename(args.val_ann))
         files = {}
-        counted = counted_on(train.data.get('info'), len(train.images))
+        counted = counted_on(train.data.get('info'), len(train.images), args.train_ann)
         for split in ('train', 'val'):
             sub = FederatedSubset(train, cats, args.not_exhaustive, split, args.val_fraction,
                                   args.split_seed)

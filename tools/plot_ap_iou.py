@@ -16,7 +16,7 @@ import sys
 import matplotlib
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, fail  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -96,8 +96,8 @@ def plot(per_cat, iou_types, out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('source', help='a work dir, or lvis_fed_per_category.json')
     p.add_argument('--iou-type', nargs='+', default=None, choices=['bbox', 'segm'],
                    help='default: every type in the file')

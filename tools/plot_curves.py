@@ -20,7 +20,7 @@ import sys
 import matplotlib
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, fail  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -76,8 +76,8 @@ def plot(train, val, out, title, unit='epoch'):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('work_dir')
     p.add_argument('--out', help='PNG path (default WORK_DIR/loss_curves.png)')
     args = p.parse_args(argv)

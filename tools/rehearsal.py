@@ -7,8 +7,11 @@ memory. mmdet_lvis_fed/benchmarks/rehearsal.py says what is full scale and what 
 
     python tools/rehearsal.py [--work-dir work_dirs/rehearsal] [--iters 40] [--test-images 100]
 
-The data is generated once under WORK_DIR/data (about 300 MB) and reused. Errors end in one
-line, `error: ...`, exit status 2.
+The data is generated once under WORK_DIR/rehearsal_data (about 300 MB) and reused; the tool
+removes that folder only when it made it (it holds `.written-by-rehearsal`) and refuses any other
+folder of that name. `--timeout` ends the whole process group of a launch (torchrun, its ranks,
+their DataLoader workers), as does Ctrl-C or SIGTERM to this tool. Errors end in one line,
+`error: ...`, exit status 2.
 """
 import argparse
 
@@ -40,10 +43,17 @@ def main(argv=None):
             fail(f'--{name.replace("_", "-")}: {getattr(args, name)} is not a number >= 1')
     if args.test_images > args.val_images:
         fail(f'--test-images {args.test_images} is more than --val-images {args.val_images}')
+    import signal
+    import sys
+    # SIGTERM ends the tool as SystemExit, so that the running launch's process group is stopped
+    # on the way out (benchmarks.rehearsal.Launch.run) instead of being orphaned.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     from mmdet_lvis_fed.benchmarks.rehearsal import rehearse
     try:
         rehearse(args.work_dir, args.config, PIECE, args.train_images, args.val_images,
                  args.iters, args.test_images, args.max_dets_per_cat, timeout=args.timeout)
+    except ValueError as e:         # a bad input, found before anything was generated
+        fail(e)
     except RuntimeError as e:       # a launch failed: its last log lines, then the error line
         first, *tail = str(e).splitlines()
         print('\n'.join(tail))

@@ -31,7 +31,7 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_lvis_fed.io import atomic_write_text, fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, atomic_write_text, fail  # noqa: E402
 
 STUDY = 'configs/demo/study'
 EXPERIMENTS = {
@@ -67,6 +67,29 @@ def group_ap(per_cat, task, group, iou_index=None):
     return float(np.mean(vals)) if vals else None
 
 
+def read_per_category(path):
+    """LVISFedMetric's per-category file ({task: [{frequency, ap, ap_per_iou}, ...]}), or a
+    one-line error naming the file and what is wrong (truncated, empty, a record without a key)."""
+    try:
+        with open(path) as f:
+            per_cat = json.load(f)
+    except OSError as e:
+        fail(f'{path}: cannot read file ({e.strerror or e})')
+    except ValueError as e:
+        fail(f'{path}: not valid JSON ({e}): a truncated or empty file? Test the run again')
+    if not isinstance(per_cat, dict):
+        fail(f'{path}: not a per-category AP file (a JSON object of tasks)')
+    for task, _ in TASKS:
+        rows = per_cat.get(task)
+        if not isinstance(rows, list):
+            fail(f'{path}: field "{task}" is missing or not a list of categories')
+        for i, row in enumerate(rows):
+            for key in ('frequency', 'ap', 'ap_per_iou'):
+                if not isinstance(row, dict) or key not in row:
+                    fail(f'{path}: {task}[{i}]: field "{key}" is missing')
+    return per_cat
+
+
 def read_run(run):
     """One finished run: its metrics, per-category AP at each IoU, loss curves."""
     m = run.finished()
@@ -75,8 +98,7 @@ def read_run(run):
     path = newest(osp.join(run.dir, '*', 'lvis_fed_per_category.json'))
     if path is None:
         fail(f'{run.dir}: no lvis_fed_per_category.json (was it tested with LVISFedMetric?)')
-    with open(path) as f:
-        per_cat = json.load(f)
+    per_cat = read_per_category(path)
     from tools.plot_curves import read_curves
     train, val, _ = read_curves(run.dir)
     return dict(metrics=m['metrics'], per_cat=per_cat, train=train, val=val,
@@ -183,8 +205,8 @@ def plot_losses(models, runs, out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ToolParser(description=__doc__,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work-dir', default='work_dirs/experiments')
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',

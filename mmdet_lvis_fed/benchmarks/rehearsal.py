@@ -48,12 +48,23 @@ def say(message):
 
 # --- data ------------------------------------------------------------------------------------
 
+OWNER_MARK = '.written-by-rehearsal'     # in every data folder this module made, first thing
+
+
+class RefusedFolder(RuntimeError):
+    """A folder the rehearsal would have to remove but did not make."""
+
+
 def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pictures=15):
     """LVIS-v1-shaped annotation files and their image files under `root` (reused when a stamp
     says they were made with the same arguments). Record i's file is a hard link to picture
     i % pictures: an odd number of pictures, so that each of 2 ranks (which take every other
     image) sees all of them, and the detections the Fixed AP thresholds keep are not gathered on
-    one rank by the pictures it happens to get."""
+    one rank by the pictures it happens to get.
+
+    `root` is removed and written again only when this module made it: its first file is
+    OWNER_MARK. An existing `root` without the mark (a user's data, say) is refused, never
+    touched."""
     from ..testing.lvis_v1 import write_lvis_v1
     stamp_path = osp.join(root, 'rehearsal_data.json')
     stamp = dict(version=DATA_VERSION, train_images=train_images, val_images=val_images,
@@ -65,9 +76,17 @@ def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pi
                 return root
     except (OSError, ValueError):
         pass
+    if osp.lexists(root):
+        check_data_folder(root)
+        say(f'data: removing {root} (made by an earlier rehearsal with other arguments or not '
+            'finished)')
+        shutil.rmtree(root)
     import cv2
     t0 = time.perf_counter()
-    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    with open(osp.join(root, OWNER_MARK), 'w') as f:
+        f.write('Made by mmdet_lvis_fed.benchmarks.rehearsal, which removes this folder when its '
+                'data must be written again.\n')
     os.makedirs(osp.join(root, 'annotations'))
     rng = np.random.default_rng(seed)
     w, h = image_size
@@ -85,8 +104,7 @@ def prepare_data(root, train_images, val_images, seed=0, image_size=(64, 48), pi
             sources.append(path)
         for i in range(n):     # the file names of testing.lvis_v1's coco_url
             os.link(sources[i % pictures], osp.join(folder, f'{i + 1:012d}.jpg'))
-    with open(stamp_path, 'w') as f:
-        json.dump(stamp, f)
+    atomic_write_text(json.dumps(stamp), stamp_path)
     say(f'data: {time.perf_counter() - t0:.0f} s')
     return root
 
@@ -233,29 +251,72 @@ class Launch:
             stop.wait(0.5)
 
     def run(self, timeout):
+        """Run the command in a process group of its own, for at most `timeout` seconds. On the
+        timeout, or when this process is interrupted, the whole group (torchrun, its ranks and
+        their DataLoader workers) is stopped: SIGTERM, then SIGKILL after `grace` seconds."""
         self.t0 = time.perf_counter()
+        self.timed_out = False
         proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=self.env)
+                                text=True, env=self.env, start_new_session=True)
         self.pid = proc.pid
         stop = threading.Event()
         watcher = threading.Thread(target=self._watch_rank0, args=(stop,), daemon=True)
-        with memory.TreeSampler(proc.pid) as sampler:
-            watcher.start()
-            reader = threading.Thread(target=self._read, args=(proc, sampler), daemon=True)
-            reader.start()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=10)
-        stop.set()
+        try:
+            with memory.TreeSampler(proc.pid) as sampler:
+                watcher.start()
+                reader = threading.Thread(target=self._read, args=(proc, sampler), daemon=True)
+                reader.start()
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.timed_out = True
+                if self.timed_out:
+                    stop_group(proc)
+                reader.join(timeout=10)
+        finally:
+            stop_group(proc)        # also on Ctrl-C / SIGTERM, and for strays of a finished run
+            stop.set()
         watcher.join()
         self.wall = time.perf_counter() - self.t0
         self.returncode = proc.returncode
         self.peak = self.roles(sampler.peak_parts)
         self.peak_total = sampler.peak_total
         return self
+
+    def failure(self, what, timeout):
+        """The error of a failed launch: its first line says why (the timeout, or the exit
+        status), then the log's last lines."""
+        if self.timed_out:
+            why = (f'{what} timed out after {timeout} s (--timeout): its process group '
+                   '(launcher, ranks, DataLoader workers) was stopped')
+        else:
+            why = f'{what} failed (exit {self.returncode})'
+        return RuntimeError(f'{why}; see {self.log_path}:\n' + ''.join(self.lines[-15:]))
+
+
+def stop_group(proc, grace=10):
+    """End the process group led by `proc` (started with start_new_session): SIGTERM to every
+    member, SIGKILL to what is left after `grace` seconds. Only that group: the processes this
+    module started and their children."""
+    import signal
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:      # nothing left in the group
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(proc):
+            time.sleep(0.1)
+    proc.wait()
+
+
+def _group_alive(proc):
+    proc.poll()                          # reap the leader: a zombie still counts as a member
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _by_role(parts):
@@ -288,17 +349,52 @@ def torchrun(script_args, nproc, threads):
 
 # --- the rehearsal ---------------------------------------------------------------------------
 
+DATA_FOLDER = 'rehearsal_data'
+
+
+def check_inputs(work_dir, baseline, fixed_ap_piece):
+    """Everything that can be checked before minutes of data generation: the configs exist and
+    the work dir is (or can be made) a writable folder."""
+    for what, path in (('--config', baseline), ('the Fixed AP piece', fixed_ap_piece)):
+        if not osp.isfile(path):
+            raise ValueError(f'{what} {path}: no such config file')
+    if osp.lexists(work_dir) and not osp.isdir(work_dir):
+        raise ValueError(f'--work-dir {work_dir}: exists and is not a folder')
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f'--work-dir {work_dir}: cannot create it ({e.strerror or e})') from None
+    if not os.access(work_dir, os.W_OK | os.X_OK):
+        raise ValueError(f'--work-dir {work_dir}: not writable')
+    check_data_folder(osp.join(work_dir, DATA_FOLDER))
+
+
+def check_data_folder(root):
+    """Refuse a `root` that this module did not make (no OWNER_MARK in it): it is never removed
+    or written into."""
+    if osp.lexists(root) and (not osp.isdir(root) or not osp.isfile(osp.join(root, OWNER_MARK))):
+        raise RefusedFolder(
+            f'{root}: exists and was not made by the rehearsal (no {OWNER_MARK} in it), so it is '
+            'left as it is; choose another --work-dir, or move it away yourself')
+
+
 def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_images_file=19_809,
              iters=40, test_images=100, max_dets_per_cat=20, scale=(64, 48), nproc=2,
              timeout=1500):
     """Run the rehearsal (module docstring); returns its figures as a dict and prints them."""
     t_all = time.perf_counter()
-    data_root = prepare_data(osp.join(work_dir, 'data'), train_images, val_images_file,
-                             image_size=scale)
-    train_cfg, test_cfg = write_configs(osp.join(work_dir, 'configs'), baseline, data_root,
-                                        iters, scale, test_images, max_dets_per_cat,
-                                        fixed_ap_piece)
+    check_inputs(work_dir, baseline, fixed_ap_piece)
+    data_root = osp.join(work_dir, DATA_FOLDER)
+    try:                # before the data: a config that does not load costs no minutes
+        train_cfg, test_cfg = write_configs(osp.join(work_dir, 'configs'), baseline, data_root,
+                                            iters, scale, test_images, max_dets_per_cat,
+                                            fixed_ap_piece)
+    except (OSError, SyntaxError, KeyError, AttributeError, TypeError, ValueError) as e:
+        raise ValueError(f'--config {baseline}: cannot write the rehearsal\'s configs from it '
+                         f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+                         ) from None
     say(f'configs: {train_cfg}, {test_cfg}')
+    prepare_data(data_root, train_images, val_images_file, image_size=scale)
     threads = max(1, (os.cpu_count() or 2) // nproc)
     train_dir = osp.join(work_dir, 'train')
     cmd, env = torchrun(['train', train_cfg, '--work-dir', train_dir], nproc, threads)
@@ -306,9 +402,8 @@ def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_image
     train = Launch(cmd, osp.join(work_dir, 'train.log'), dict(
         started=r'Checkpoints will be saved to', first_iter=r'Iter\(train\) \[\s*\d+/'),
         env).run(timeout)
-    if train.returncode != 0:
-        raise RuntimeError(f'training failed (exit {train.returncode}); see '
-                           f'{train.log_path}:\n' + ''.join(train.lines[-15:]))
+    if train.returncode != 0 or train.timed_out:
+        raise train.failure('training', timeout)
     with open(osp.join(train_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     test_dir = osp.join(work_dir, 'test')
@@ -318,9 +413,8 @@ def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_image
     test = Launch(cmd, osp.join(work_dir, 'test.log'), dict(
         started=r'TopKTestLoop pass 1 of 2', pass2=r'TopKTestLoop pass 2 of 2',
         evaluated=r'LVIS federated evaluation'), env).run(timeout)
-    if test.returncode != 0:
-        raise RuntimeError(f'test failed (exit {test.returncode}); see {test.log_path}:\n'
-                           + ''.join(test.lines[-15:]))
+    if test.returncode != 0 or test.timed_out:
+        raise test.failure('test', timeout)
     last_test_iter = max((i for i, line in enumerate(test.lines) if 'Iter(test)' in line),
                          default=None)
     figures = dict(

@@ -20,14 +20,23 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..errors import describe, field_error
+
 FREQ_SOURCES = ('file', 'subset')
 COUNTED_ON_KEY = 'image_count_images'
 
 
-def counted_on(info: Optional[dict], num_images: int) -> int:
-    """The number of images a file's `image_count`s were made on (see the module docstring)."""
+def counted_on(info: Optional[dict], num_images: int, source: Optional[str] = None) -> int:
+    """The number of images a file's `image_count`s were made on (see the module docstring).
+    A stated number must be a whole number > 0: anything else is an error naming `source`, the
+    file, and the field."""
     n = (info or {}).get(COUNTED_ON_KEY) if isinstance(info, dict) else None
-    return int(n) if n is not None else int(num_images)
+    if n is None:
+        return int(num_images)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise field_error(source, 'info', COUNTED_ON_KEY,
+                          f'{describe(n)} is not a number of images (a whole number > 0)')
+    return int(n)
 
 
 def category_frequency(image_labels: Sequence[Sequence[int]], num_classes: int) -> np.ndarray:

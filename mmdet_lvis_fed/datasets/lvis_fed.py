@@ -111,11 +111,11 @@ class LVISFedDataset(LVISV1Dataset):
                 error = e
         try:
             reports = self._gather((name, error))
-            if not builds:
-                name = self._segment_of_this_node([n for n, _ in reports], key)
-            try:
+            error = None
+            try:        # a rank that cannot map says so in the second gather: every rank raises
+                if not builds:  # its error (none is left waiting in a collective, to abort)
+                    name = self._segment_of_this_node([n for n, _ in reports], key)
                 state, data_bytes, data_address = shared_buffer.map_segment(name, key)
-                error = None
             except Exception as e:
                 error = e
             self._gather((None, error))            # every rank of the node has mapped it
@@ -178,8 +178,16 @@ class LVISFedDataset(LVISV1Dataset):
         return reports
 
     def _segment_of_this_node(self, names, key):
-        here = [n for n in names if n and shared_buffer.parse_name(n)['key'] == key
-                and osp.exists(osp.join(shared_buffer.SHM_DIR, n))]
+        on_node = [n for n in names if n and osp.exists(osp.join(shared_buffer.SHM_DIR, n))]
+        here = [n for n in on_node if shared_buffer.parse_name(n)['key'] == key]
+        if not here and on_node:
+            theirs = shared_buffer.parse_name(on_node[0])['key']
+            raise RuntimeError(
+                f'{self.ann_file}: this rank\'s data-list key ({key}) is not the one this node\'s '
+                f'builder (local rank 0) used ({theirs}): the ranks read a different annotation '
+                'file or dataset options (the file was changed during start-up, or each rank '
+                'names another file or option). Give every rank the same file and options, or '
+                'build the dataset with shared_memory=False')
         if not here:
             raise RuntimeError(
                 f'{self.ann_file}: LOCAL_RANK={os.environ.get("LOCAL_RANK")} but no rank of '
@@ -199,7 +207,7 @@ class LVISFedDataset(LVISV1Dataset):
         cats = select_categories(lvis.categories, classes=classes, source=source,
                                  **self.subset_cfg)
         subset = FederatedSubset(lvis, cats, **self.split_cfg)
-        total = counted_on(lvis.data.get('info'), len(lvis.images))
+        total = counted_on(lvis.data.get('info'), len(lvis.images), source)
         del lvis
         if not subset.images:
             raise LVISFormatError(

@@ -29,7 +29,8 @@ def repeat_factors(image_labels: Sequence[Sequence[int]], repeat_thr: float,
         cat_freq: f(c) per label; counted over `image_labels` when None.
         num_classes: K (defaults to the largest label + 1, or len(cat_freq)).
     """
-    if not (isinstance(repeat_thr, (int, float)) and np.isfinite(repeat_thr) and repeat_thr > 0):
+    if isinstance(repeat_thr, bool) or not (isinstance(repeat_thr, (int, float))
+                                            and np.isfinite(repeat_thr) and repeat_thr > 0):
         raise ValueError(f'repeat_thr must be a finite number > 0, not {repeat_thr!r}')
     if cat_freq is None:
         k = num_classes if num_classes is not None else 1 + max(

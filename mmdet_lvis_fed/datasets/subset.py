@@ -139,15 +139,18 @@ class FederatedSubset:
         ann_idx = np.nonzero(take)[0]
         pos_img = set(a_img[ann_idx].tolist())
         cat_set = set(self.cat_ids)
-        keep = []
+        keep, negatives = [], []
         for i, im in enumerate(images):
             neg = cat_set.intersection(im.get('neg_category_ids', ()))
             if not neg and im['id'] not in pos_img:
                 continue
+            if neg and im['id'] in pos_img:
+                negatives += [(i, c) for c in neg]
             nel = cat_set.intersection(im.get('not_exhaustive_category_ids', ()))
             if nel and not_exhaustive == 'exclude':
                 continue
             keep.append(i)
+        _check_present_and_absent(lvis, img_ids, ann_idx, chosen, negatives)
         keep = np.array(keep, np.int64)
         if split is not None and len(keep):
             val = in_val_split(img_ids[keep], val_fraction, split_seed)
@@ -157,6 +160,33 @@ class FederatedSubset:
         ann_idx = ann_idx[np.isin(a_img[ann_idx], kept_ids)]
         self.annotations = lvis.annotations(ann_idx)
         lvis.check_annotations(ann_idx, self.annotations)
+
+
+def _check_present_and_absent(lvis, img_ids, ann_idx, chosen, negatives):
+    """Refuse an image that lists a chosen category as verified absent (neg_category_ids) while
+    it has annotations of it: the federated rules would count its instances both as ground truth
+    and as proof that every detection of the category there is false. lvis-api accepts such a
+    file silently. Only the chosen categories are checked (lazy parsing: lvis_file.py)."""
+    if not negatives:
+        return
+    order = np.argsort(img_ids, kind='stable')
+    k = len(chosen)
+    cat_order = np.argsort(chosen)
+    a_img = lvis.ann_image_id[ann_idx]
+    a_cat = lvis.ann_category_id[ann_idx]
+    img_pos = order[np.searchsorted(img_ids[order], a_img)]
+    pos_keys = img_pos * k + cat_order[np.searchsorted(chosen[cat_order], a_cat)]
+    neg_img = np.array([i for i, _ in negatives], np.int64)
+    neg_cat = np.array([c for _, c in negatives], np.int64)
+    neg_keys = neg_img * k + cat_order[np.searchsorted(chosen[cat_order], neg_cat)]
+    both = np.flatnonzero(np.isin(neg_keys, pos_keys))
+    if len(both):
+        i, c = negatives[both[0]]
+        from ..errors import field_error
+        raise field_error(lvis.source, f'images[{i}] (id {lvis.images[i]["id"]})',
+                          'neg_category_ids', f'lists category {c}, which is annotated on this '
+                          'image: a category cannot be both present and verified absent '
+                          f'({len(both)} such pairs among the chosen categories)')
 
 
 class CategoryIds(list):

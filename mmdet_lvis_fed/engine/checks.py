@@ -165,3 +165,113 @@ class MaskMixingCheckHook(Hook):
                     f'{name} mixes boxes and labels but leaves gt_masks unchanged, so the masks no '
                     'longer match. Use CachedMosaic / CachedMixUp (they move the masks) or '
                     'FedCopyPaste, or drop the mask head and with_mask for a box-only model')
+
+
+# Top-level variables that the base files read when they are parsed (`metainfo=dict(classes=
+# classes)`, `data_root=data_root` inside the dataloaders): a child config, or --cfg-options, that
+# sets only the variable changes the variable and nothing that uses it, so the run would train
+# and test the base's classes or data and exit 0.
+PARSE_TIME_VARIABLES = {
+    'classes': ('metainfo.classes', 'metainfo=dict(classes=classes) in each dataloader\'s '
+                'dataset, and num_classes=len(classes) in the heads'),
+    'metainfo': ('metainfo', 'metainfo=metainfo in each dataloader\'s dataset'),
+    'data_root': ('data_root', 'data_root=data_root in each dataloader\'s dataset (e.g. '
+                  '--cfg-options train_dataloader.dataset.data_root=...)'),
+}
+
+
+def _datasets_of(cfg):
+    """{dataloader name: innermost dataset config} of the dataloaders the config has."""
+    out = {}
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        ds = loader.get('dataset') if isinstance(loader, dict) else None
+        while isinstance(ds, dict) and isinstance(ds.get('dataset'), dict):
+            ds = ds['dataset']
+        if isinstance(ds, dict):
+            out[name] = ds
+    return out
+
+
+def _field(ds, path):
+    for part in path.split('.'):
+        ds = ds.get(part) if isinstance(ds, dict) else None
+    return ds
+
+
+def _same(a, b):
+    if isinstance(a, str) and isinstance(b, str):
+        return a.rstrip('/') == b.rstrip('/')
+    norm = (lambda v: tuple(v) if isinstance(v, (list, tuple)) else
+            {k: norm(x) for k, x in v.items()} if isinstance(v, dict) else v)
+    return norm(a) == norm(b)
+
+
+def _leaf_names(filename):
+    """The names the config file itself assigns at its top level (not its bases)."""
+    import ast
+    try:
+        with open(filename) as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)}
+
+
+def unused_variables(cfg, as_written=None):
+    """The parse-time variables that the leaf config or the command line set but no dataset uses:
+    [(name, how it was set, what the datasets have, the fix)].
+
+    Args:
+        cfg: the run's config (after --cfg-options).
+        as_written: the same file parsed without --cfg-options (None: parsed here from
+            cfg.filename; a config without a file is checked against nothing).
+    """
+    filename = getattr(cfg, 'filename', None)
+    if as_written is None and filename:
+        from mmengine.config import Config
+        try:
+            as_written = Config.fromfile(filename)
+        except Exception:      # the file changed or moved since the run parsed it
+            as_written = None
+    leaf = _leaf_names(filename) if filename else set()
+    datasets = _datasets_of(cfg)
+    problems = []
+    for name, (path, fix) in PARSE_TIME_VARIABLES.items():
+        if name not in cfg or not datasets:
+            continue
+        value = cfg[name]
+        by_option = as_written is not None and not _same(value, as_written.get(name))
+        if not (by_option or name in leaf):
+            continue
+        have = {loader: _field(ds, path) for loader, ds in datasets.items()}
+        if any(v is not None and _same(value, v) for v in have.values()):
+            continue
+        how = '--cfg-options' if by_option else f'the config file {filename}'
+        problems.append((name, how, have, fix))
+    return problems
+
+
+@HOOKS.register_module()
+class UnusedVariablesCheckHook(Hook):
+    """Stop a run that a top-level `classes`, `metainfo` or `data_root` was meant to change but
+    does not: set by the leaf config or by --cfg-options, used by none of the dataloaders'
+    datasets (they read the variable when the base files were parsed). The error names the
+    variable, what the datasets have instead, and the line that applies it."""
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner):
+        problems = unused_variables(runner.cfg)
+        if not problems:
+            return
+        name, how, have, fix = problems[0]
+        value = runner.cfg[name]
+        shown = _listed(tuple(value)) if name == 'classes' else repr(value)
+        seen = '; '.join(f'{loader}: {"(none: every category of the file)" if v is None else v!r}'
+                         for loader, v in have.items())
+        raise ValueError(
+            f'{name} = {shown} is set by {how} but no dataset uses it ({seen}): a top-level '
+            f'variable is read by the base files when they are parsed, so setting only it '
+            f'changes nothing. Fix: set {fix}')

@@ -91,7 +91,8 @@ class TopKPerClass:
 
     Scores arrive in batches (`add`); they wait in a buffer of about ``num_classes x k / 2``
     entries and are then merged, class by class, into a ``(num_classes, k)`` float32 table
-    (unordered per row, -inf where a class has fewer than k). `threshold` gives each class's k-th
+    (unordered per row, -inf where a class has fewer than k; only as wide as the most scores of
+    one class so far, so a k far above the detections costs nothing). `threshold` gives each class's k-th
     highest score, -inf for a class with fewer than k; `merge` combines the tables of several
     ranks. Peak memory: about 4 x num_classes x k float32 (table, buffer and its sort; 163 MB at
     1,203 x 10,000 over 40M scores, measured with tracemalloc; 6 s).
@@ -104,12 +105,13 @@ class TopKPerClass:
     """
 
     def __init__(self, num_classes, k, buffer=None):
-        if k < 1:
-            raise ValueError(f'k must be >= 1, not {k}')
-        self.num_classes, self.k = int(num_classes), int(k)
-        self.top = np.full((self.num_classes, self.k), -np.inf, np.float32)
+        self.num_classes, self.k = int(num_classes), _whole_number('k', k)
+        # The table is as wide as the most detections of one class so far (up to k), so that a
+        # large k costs memory only when that many detections come.
+        self.top = np.full((self.num_classes, min(self.k, 64)), -np.inf, np.float32)
         self.count = np.zeros(self.num_classes, np.int64)
-        self.buffer = max(self.num_classes * self.k // 2, 1) if buffer is None else int(buffer)
+        self.buffer = max(self.num_classes * min(self.k, 1 << 16) // 2, 1) if buffer is None \
+            else int(buffer)
         self._labels, self._scores, self._pending = [], [], 0
 
     def add(self, labels, scores):
@@ -140,9 +142,15 @@ class TopKPerClass:
         counts = np.bincount(labels, minlength=self.num_classes)
         del labels
         ends = np.cumsum(counts)
+        need = min(self.k, int(self.count.max()))
+        if need > self.top.shape[1]:                               # widen, -inf in the new cells
+            width = min(self.k, max(need, 2 * self.top.shape[1]))
+            self.top = np.pad(self.top, ((0, 0), (0, width - self.top.shape[1])),
+                              constant_values=-np.inf)
+        width = self.top.shape[1]
         for c in np.flatnonzero(counts):                           # the classes with new scores
             row = np.concatenate([self.top[c], scores[ends[c] - counts[c]:ends[c]]])
-            self.top[c] = np.partition(row, len(row) - self.k)[-self.k:]
+            self.top[c] = np.partition(row, len(row) - width)[-width:]
 
     def merge(self, others):
         """This table and `others` (each a ``(top, count)`` pair, e.g. another rank's) as one."""
@@ -161,6 +169,17 @@ class TopKPerClass:
         """Per class: the k-th highest score seen; -inf for a class with fewer than k."""
         self._flush()
         return np.where(self.count >= self.k, self.top.min(axis=1), -np.inf).astype(np.float32)
+
+
+def _whole_number(name, value):
+    """`value` as an int >= 1, or a ValueError naming it (a string, a bool or 2.5 is refused, not
+    compared or truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f'{name} must be a whole number >= 1, not {value!r} '
+                         f'({type(value).__name__})')
+    if value < 1:
+        raise ValueError(f'{name} must be a whole number >= 1, not {value}')
+    return int(value)
 
 
 def _top_k_of_rows(table, k):
@@ -285,13 +304,16 @@ class TopKTestLoop(TestLoop):
 
     def __init__(self, runner, dataloader, evaluator, fp16=False, max_dets_per_cat=None,
                  log_interval=None, mask_chunk=100):
+        for name, value in (('max_dets_per_cat', max_dets_per_cat), ('mask_chunk', mask_chunk),
+                            ('log_interval', log_interval)):     # before building anything
+            if value is not None:
+                _whole_number(f'TopKTestLoop: {name}', value)
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
-        if mask_chunk < 1:
-            raise ValueError(f'TopKTestLoop: mask_chunk must be >= 1, not {mask_chunk}')
-        self.mask_chunk = int(mask_chunk)
-        if max_dets_per_cat is not None and max_dets_per_cat < 1:
-            raise ValueError(f'TopKTestLoop: max_dets_per_cat must be >= 1, not '
-                             f'{max_dets_per_cat}')
+        self.mask_chunk = _whole_number('TopKTestLoop: mask_chunk', mask_chunk)
+        if max_dets_per_cat is not None:
+            max_dets_per_cat = _whole_number('TopKTestLoop: max_dets_per_cat', max_dets_per_cat)
+        if log_interval is not None:
+            log_interval = _whole_number('TopKTestLoop: log_interval', log_interval)
         self.max_dets_per_cat, self.log_interval = max_dets_per_cat, log_interval
         self.thresholds = None
 

@@ -97,7 +97,8 @@ class LVISFedMetric(BaseMetric):
                          scores=_numpy(pred['scores']).reshape(-1),
                          labels=_numpy(pred['labels']).astype(np.int64).reshape(-1))
             if self.with_masks:
-                entry['masks'] = _encode_masks(pred.get('masks'), sample['ori_shape'], len(boxes))
+                entry['masks'] = _encode_masks(pred.get('masks'), sample['ori_shape'], len(boxes),
+                                               sample.get('img_id'))
             self.results.append(entry)
 
     def compute_metrics(self, results: list) -> dict:
@@ -169,7 +170,7 @@ def _numpy(x):
     return x.detach().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x)
 
 
-def _encode_masks(masks, ori_shape, n):
+def _encode_masks(masks, ori_shape, n, img_id=None):
     from pycocotools import mask as mask_utils
     h, w = int(ori_shape[0]), int(ori_shape[1])
     if masks is None:
@@ -177,8 +178,15 @@ def _encode_masks(masks, ori_shape, n):
     masks = _numpy(masks)
     if n == 0:
         return RLEColumn.from_rles([])
-    rles = mask_utils.encode(np.asfortranarray(masks.reshape(n, h, w).transpose(1, 2, 0),
-                                               dtype=np.uint8))
+    # mmdet pastes each mask onto the whole original image (rescale=True): (n, h, w). Anything
+    # else (masks at the resized scale, a model run with rescale=False) would be compared with
+    # ground truth at another size.
+    if masks.shape != (n, h, w):
+        raise ValueError(
+            f'LVISFedMetric: image {img_id}: pred_instances.masks has shape {tuple(masks.shape)}, '
+            f'not ({n}, {h}, {w}): one mask per detection at the original image size (ori_shape '
+            f'{h} x {w}). Predict with rescale=True, as mmdet\'s test loops do')
+    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8))
     return RLEColumn.from_rles(rles)
 
 

@@ -156,7 +156,6 @@ def write_large_lvis(path, num_images=100_170, num_anns=1_270_141, num_cats=1203
     Polygons have `poly_points` vertices so the file's size per annotation is close to LVIS v1's.
     """
     import json
-    import os
     rng = np.random.default_rng(seed)
     cats = make_categories(num_cats)
     freq = np.array([c['frequency'] for c in cats])
@@ -164,9 +163,10 @@ def write_large_lvis(path, num_images=100_170, num_anns=1_270_141, num_cats=1203
     weight /= weight.sum()
     per_img = rng.multinomial(num_anns - num_images, np.ones(num_images) / num_images) + 1
     t = np.linspace(0, 2 * np.pi, poly_points, endpoint=False)
-    tmp = f'{path}.tmp'
-    ann_id = 0
-    with open(tmp, 'w') as f:
+    from ..io import atomic_write
+
+    def write(f):        # into a temporary file beside `path`, removed on any failure or exit
+        ann_id = 0
         f.write('{"info": {}, "licenses": [], "categories": ')
         json.dump(cats, f)
         f.write(', "images": [')
@@ -203,8 +203,7 @@ def write_large_lvis(path, num_images=100_170, num_anns=1_270_141, num_cats=1203
             if progress and (i + 1) % 10000 == 0:
                 progress(f'  {i + 1}/{num_images} images, {ann_id} annotations written')
         f.write(']}')
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, write)
 
 
 def make_detections_per_category(gt, dets_per_cat=10000, seed=1, near_share=0.3):

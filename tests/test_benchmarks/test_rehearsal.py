@@ -51,3 +51,91 @@ def test_written_configs_hold_literals_and_keep_k(tmp_path):
     resize = [t for t in ds.pipeline if t['type'] == 'Resize']
     assert resize and all(t['scale'] == (64, 48) for t in resize)
     assert cfg.val_dataloader is None and cfg.val_cfg is None
+
+
+# --- a tool touches only what it made ---------------------------------------------------------
+
+def _rehearsal_tool(*args, timeout=120):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'rehearsal.py'), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def _one_error_line(res, *needles):
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_data_folder_it_did_not_make_is_refused_untouched(tmp_path):
+    # A work dir laid out as the README says (data/lvis_v1/...), and a folder that happens to
+    # have the rehearsal's data name: neither is removed.
+    user = tmp_path / 'data' / 'lvis_v1' / 'annotations'
+    user.mkdir(parents=True)
+    (user / 'lvis_v1_train.json').write_text('{"mine": 1}')
+    theirs = tmp_path / rehearsal.DATA_FOLDER
+    theirs.mkdir()
+    (theirs / 'keep.txt').write_text('keep')
+    res = _rehearsal_tool('--work-dir', str(tmp_path), '--train-images', '3', '--val-images',
+                          '2', '--test-images', '1')
+    _one_error_line(res, str(theirs), 'not made by the rehearsal')
+    assert (user / 'lvis_v1_train.json').read_text() == '{"mine": 1}'
+    assert (theirs / 'keep.txt').read_text() == 'keep'
+    assert sorted(os.listdir(theirs)) == ['keep.txt']
+
+
+def test_its_own_stale_data_is_replaced_and_said(tmp_path, capsys):
+    root = str(tmp_path / rehearsal.DATA_FOLDER)
+    rehearsal.prepare_data(root, 5, 3, pictures=3)
+    assert osp.isfile(osp.join(root, rehearsal.OWNER_MARK))
+    rehearsal.prepare_data(root, 6, 3, pictures=3)        # other arguments: written again
+    assert 'removing' in capsys.readouterr().out
+    with open(osp.join(root, 'annotations', 'lvis_v1_train.json')) as f:
+        assert len(json.load(f)['images']) == 6
+
+
+def test_bad_inputs_fail_before_any_data_is_written(tmp_path):
+    res = _rehearsal_tool('--work-dir', str(tmp_path / 'w'), '--config', 'nope.py')
+    _one_error_line(res, '--config nope.py', 'no such config file')
+    assert not (tmp_path / 'w' / rehearsal.DATA_FOLDER).exists()
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    res = _rehearsal_tool('--work-dir', str(afile))
+    _one_error_line(res, str(afile), 'not a folder')
+    assert afile.read_text() == 'x'
+
+
+def test_the_timeout_ends_the_whole_process_group_and_says_so(tmp_path):
+    import sys
+    import time
+    # A launcher with two children that ignore nothing and would outlive it (as torchrun's ranks
+    # and their DataLoader workers did): each writes its pid, then sleeps.
+    pids = tmp_path / 'pids'
+    code = ('import subprocess, sys, time\n'
+            f'kids = [subprocess.Popen([sys.executable, "-c", "import os, time; '
+            f'open({str(pids)!r}, \\"a\\").write(str(os.getpid()) + \\"\\\\n\\"); '
+            f'time.sleep(300)"]) for _ in range(2)]\n'
+            'print("started", flush=True)\n'
+            'time.sleep(300)\n')
+    launch = rehearsal.Launch([sys.executable, '-c', code], str(tmp_path / 'log'),
+                              dict(started='started'))
+    t0 = time.monotonic()
+    launch.run(timeout=3)
+    assert time.monotonic() - t0 < 60
+    assert launch.timed_out
+    kids = [int(p) for p in pids.read_text().split()]
+    assert len(kids) == 2
+    for pid in kids:
+        deadline = time.monotonic() + 10
+        while osp.exists(f'/proc/{pid}') and time.monotonic() < deadline:
+            state = open(f'/proc/{pid}/stat').read().split(')')[-1].split()[0]
+            if state == 'Z':          # dead, waiting for its new parent to reap it
+                break
+            time.sleep(0.1)
+        else:
+            assert not osp.exists(f'/proc/{pid}'), f'child {pid} still running'
+    message = str(launch.failure('test', 3)).splitlines()[0]
+    assert 'timed out after 3 s (--timeout)' in message and 'process group' in message

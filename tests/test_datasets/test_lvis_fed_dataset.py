@@ -291,3 +291,27 @@ def test_cat_ids_are_a_list_with_a_sets_membership(tmp_path):
     assert 1 in ds.cat_ids and 2 not in ds.cat_ids and list(ds.cat_ids) == [3, 1]
     back = pickle.loads(pickle.dumps(ds.cat_ids))
     assert back == [3, 1] and 3 in back and 2 not in back
+
+
+def test_a_category_both_present_and_verified_absent_is_refused(tmp_path):
+    data = v1_data()
+    data['images'][0]['neg_category_ids'] = [1, 2]        # image 1 has an annotation of a_f (1)
+    ann = write(tmp_path / 'both.json', data)
+    with pytest.raises(LVISFormatError, match=(
+            f'{ann}: images\\[0\\] \\(id 1\\): field "neg_category_ids": lists category 1, which '
+            'is annotated on this image')):
+        build(ann, metainfo=dict(classes=('a_f', 'b_c')), not_exhaustive='keep')
+    # lazy: a subset whose categories do not meet the contradiction reads the file
+    assert [d['img_id'] for d in build(ann, metainfo=dict(classes=('b_c', )), test_mode=True)] == [
+        1, 4]
+
+
+@pytest.mark.parametrize('bad', ['abc', 0, -5, 2.5, True])
+def test_a_bad_count_of_images_names_the_file_and_field(tmp_path, bad):
+    data = v1_data()
+    data['info'] = dict(image_count_images=bad)
+    for c in data['categories']:
+        c['image_count'] = 1
+    ann = write(tmp_path / 'info.json', data)
+    with pytest.raises(LVISFormatError, match=f'{ann}: info: field "image_count_images": '):
+        build(ann, metainfo=dict(classes=('a_f', )))

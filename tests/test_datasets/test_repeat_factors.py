@@ -108,7 +108,7 @@ def test_shards_across_ranks(rfs_file):
     assert shards[0] == full[0::2] and shards[1] == full[1::2]
 
 
-@pytest.mark.parametrize('thr', [float('nan'), float('inf'), 0.0, -0.1])
+@pytest.mark.parametrize('thr', [float('nan'), float('inf'), 0.0, -0.1, True, '0.1'])
 def test_thresholds_that_are_not_finite_and_positive_are_refused(rfs_file, thr):
     with pytest.raises(ValueError, match='repeat_thr must be a finite number > 0'):
         RepeatFactorSampler(dataset(rfs_file), thr, seed=0)

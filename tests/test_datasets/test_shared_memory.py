@@ -157,9 +157,13 @@ def test_a_segment_of_another_key_is_never_mapped(lvis_val_100, tmp_path):
     try:
         with pytest.raises(ValueError, match='holds another data list'):
             shared_buffer.map_segment(name, key)
-        # a rank that is not a builder looks only at segments of its own key
-        with pytest.raises(RuntimeError, match='no rank of this node built the data list'):
+        # a rank that is not a builder maps only a segment of its own key; one of another key
+        # on this node is named as the mismatch it is
+        with pytest.raises(RuntimeError, match=f"this rank's data-list key \\({key}\\) is not "
+                                               f"the one this node's builder .* used \\({'1' * 32}"):
             ds._segment_of_this_node([name, None], key)
+        with pytest.raises(RuntimeError, match='no rank of this node built the data list'):
+            ds._segment_of_this_node([None, None], key)
     finally:
         shared_buffer.unlink(name)
 
@@ -258,3 +262,52 @@ def test_two_gloo_ranks_map_one_segment(lvis_val_100, tmp_path):
     assert r1['error'][1].startswith(f'{bad}: annotations[0]: field "bbox"')
     assert [n for n in shared_buffer.segments()
             if shared_buffer.parse_name(n) and shared_buffer.parse_name(n)['pid'] in pids] == []
+
+
+MISMATCH = textwrap.dedent('''
+    import sys
+    import torch.distributed as dist
+    import mmdet_lvis_fed.plugin  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmdet_lvis_fed.datasets.lvis_fed import LVISFedDataset
+    init_default_scope('mmdet')
+    dist.init_process_group('gloo')
+    try:
+        LVISFedDataset(ann_file=sys.argv[1], data_prefix=dict(img=''), pipeline=[],
+                       check_files=False)
+    except RuntimeError as e:
+        print('ERROR', str(e).splitlines()[0], flush=True)
+    dist.destroy_process_group()
+''')
+
+
+def test_ranks_that_disagree_on_the_key_all_say_so(lvis_val_100, tmp_path):
+    # each rank names its own copy of the file (another mtime: another key)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = str(s.getsockname()[1])
+    procs = []
+    for rank in range(2):
+        copy = tmp_path / f'copy{rank}.json'
+        copy.write_bytes(open(lvis_val_100, 'rb').read())
+        os.utime(copy, ns=(rank + 1, rank + 1))
+        env = dict(os.environ, MASTER_ADDR='127.0.0.1', MASTER_PORT=port, WORLD_SIZE='2',
+                   RANK=str(rank), LOCAL_RANK=str(rank), OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
+        procs.append(subprocess.Popen([sys.executable, '-c', MISMATCH, str(copy)], env=env,
+                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    # no rank is left in a collective to abort: both end normally, with the mismatch named
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    for out, _ in outs:
+        assert "ERROR " in out and "data-list key" in out and 'shared_memory=False' in out, out
+    assert 'copy1.json' in outs[0][0] and 'copy1.json' in outs[1][0]
+
+
+def test_an_unusable_shm_folder_names_the_way_out_and_is_not_masked(tmp_path):
+    not_a_folder = tmp_path / 'shm'
+    not_a_folder.write_text('')                    # like a read-only /dev/shm: nothing created
+    name = shared_buffer.segment_name('2' * 32)
+    with pytest.raises(OSError, match=f'{not_a_folder}: cannot create the data list.*'
+                                      'shared_memory=False'):
+        shared_buffer.build_in_child(lambda writer: {}, name, '2' * 32, str(not_a_folder))

@@ -193,3 +193,61 @@ def test_mixing_that_moves_masks_passes(demo_root, kind):
     extra = {} if kind == 'FedCopyPaste' else dict(img_scale=(160, 160))
     runner = mixing_runner(demo_root, [dict(type=kind, **extra), dict(type='PackDetInputs')])
     MaskMixingCheckHook().before_train(runner)
+
+
+# --- options that would do nothing ------------------------------------------------------------
+
+def _child(tmp_path, body):
+    path = tmp_path / 'child.py'
+    path.write_text(f'_base_ = {BASE!r}\n{body}')
+    return Config.fromfile(str(path))
+
+
+def test_a_child_that_sets_only_classes_is_refused(tmp_path):
+    from mmdet_lvis_fed.engine.checks import UnusedVariablesCheckHook, unused_variables
+    cfg = _child(tmp_path, "classes = ('red_circle', 'red_square')\n")
+    [(name, how, have, fix)] = unused_variables(cfg)
+    assert name == 'classes' and how == f'the config file {cfg.filename}'
+    assert len(have['train_dataloader']) == 24             # the base's 24 demo classes
+    with pytest.raises(ValueError) as e:
+        UnusedVariablesCheckHook().before_run(SimpleNamespace(cfg=cfg))
+    text = str(e.value)
+    assert text.startswith("classes = (red_circle, red_square) is set by the config file")
+    assert 'no dataset uses it' in text and 'metainfo=dict(classes=classes)' in text
+
+
+@pytest.mark.parametrize('option, name', [
+    ({'classes': ('red_circle', 'red_square')}, 'classes'),
+    ({'data_root': '/elsewhere/'}, 'data_root'),
+    ({'metainfo': dict(classes=('red_circle', ))}, 'metainfo'),
+])
+def test_options_that_would_do_nothing_are_refused(option, name):
+    from mmdet_lvis_fed.engine.checks import unused_variables
+    cfg = Config.fromfile(BASE)
+    cfg.merge_from_dict(option)                   # what mim's --cfg-options does
+    problems = unused_variables(cfg)
+    assert [(p[0], p[1]) for p in problems] == [(name, '--cfg-options')]
+
+
+def test_options_that_apply_pass(tmp_path):
+    from mmdet_lvis_fed.engine.checks import unused_variables
+    cfg = Config.fromfile(BASE)
+    cfg.merge_from_dict({'data_root': '/elsewhere/',
+                         **{f'{loader}.dataset.data_root': '/elsewhere/' for loader in LOADERS}})
+    assert unused_variables(cfg) == []
+    cfg = Config.fromfile(BASE)                   # a dataset's root changed alone: applied
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': '/elsewhere/'})
+    assert unused_variables(cfg) == []
+    classes = ('red_circle', 'red_square')
+    cfg = _child(tmp_path, f'classes = {classes!r}\nmetainfo = dict(classes=classes)\n' + ''.join(
+        f'{loader} = dict(dataset=dict(metainfo=metainfo))\n' for loader in LOADERS))
+    assert unused_variables(cfg) == []
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                                               recursive=True)))
+def test_no_committed_config_sets_a_variable_it_does_not_use(path):
+    from mmdet_lvis_fed.engine.checks import unused_variables
+    if '_base_' in path:
+        return
+    assert unused_variables(Config.fromfile(path)) == []

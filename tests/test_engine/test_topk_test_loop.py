@@ -95,8 +95,35 @@ def test_a_class_short_on_every_rank_but_full_merged():
     assert a.merge([b.state()]).threshold()[0] == np.float32(0.4)
 
 
+@pytest.mark.parametrize('value', ['100', 2.5, True, 0, -3])
+def test_loop_values_are_whole_numbers_checked_before_anything_is_built(value):
+    from mmdet_lvis_fed.engine.topk_test_loop import TopKTestLoop
+    for name in ('max_dets_per_cat', 'mask_chunk', 'log_interval'):
+        with pytest.raises(ValueError, match=f'TopKTestLoop: {name} must be a whole number >= 1'):
+            TopKTestLoop(None, None, None, **{name: value})      # runner None: nothing built
+
+
+def test_a_huge_k_allocates_only_what_the_detections_need():
+    rng = np.random.default_rng(3)
+    topk = TopKPerClass(23, 1_000_000_000)
+    assert topk.top.nbytes < 10_000                       # not 23 x 1e9 float32 (86 GiB)
+    labels = rng.integers(0, 23, 5000)
+    scores = rng.random(5000).astype(np.float32)
+    for i in range(0, 5000, 700):
+        topk.add(labels[i:i + 700], scores[i:i + 700])
+    assert (topk.threshold() == -np.inf).all()            # no class reached k
+    assert topk.top.shape[1] <= 2 * np.bincount(labels).max()
+    # a k that is reached after widening: the k-th highest of each class, by hand
+    small = TopKPerClass(23, 150)
+    for i in range(0, 5000, 333):
+        small.add(labels[i:i + 333], scores[i:i + 333])
+    for c in range(23):
+        mine = np.sort(scores[labels == c])[::-1]
+        assert small.threshold()[c] == (mine[149] if len(mine) >= 150 else -np.inf)
+
+
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match='k must be >= 1'):
+    with pytest.raises(ValueError, match='k must be a whole number >= 1, not 0'):
         TopKPerClass(3, 0)
     with pytest.raises(ValueError, match=r'labels must be in 0\.\.2, got 0\.\.3'):
         TopKPerClass(3, 2).add([0, 3], [0.5, 0.5])

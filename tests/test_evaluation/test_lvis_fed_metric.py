@@ -227,3 +227,13 @@ def test_fixed_ap_test_piece_builds_beside_a_config(tmp_path):
         (['bbox', 'segm', 'boundary'], -1, 10000)
     assert metric.classwise                                           # the config's, kept
     assert type(MODELS.build(cfg.model)).__name__ == 'MaskRCNN'
+
+
+def test_masks_not_at_the_original_size_name_the_image_and_shapes():
+    metric = LVISFedMetric(ann_file='unused.json', metric=['segm'])
+    sample = dict(img_id=7, ori_shape=(48, 64), pred_instances=dict(
+        bboxes=torch.zeros(2, 4), scores=torch.ones(2), labels=torch.zeros(2, dtype=torch.long),
+        masks=torch.zeros(2, 24, 32, dtype=torch.bool)))          # the resized image's size
+    with pytest.raises(ValueError, match=r'image 7: pred_instances.masks has shape \(2, 24, 32\), '
+                                         r'not \(2, 48, 64\)'):
+        metric.process({}, [sample])

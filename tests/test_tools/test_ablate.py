@@ -123,12 +123,26 @@ def test_refusals_follow_the_error_contract(tmp_path):
     # --seeds decides the seed: an option that would be overridden is refused
     out = ablate(cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', 'randomness.seed=5')
     assert out.returncode == 2 and out.stderr == (
-        "error: --cfg-options randomness.seed=5: ablate.py sets each run's randomness from "
-        '--seeds (randomness = dict(seed=S)); give the seeds there\n')
+        "error: --cfg-options randomness.seed=5: ablate.py sets each run's seed from --seeds "
+        "(randomness.seed = S, the config's other randomness options kept); give the seeds "
+        'there\n')
+    # an option error is one line too (argparse's usage is not printed before it)
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'w'), '--seeds', 'x')
+    assert out.returncode == 2 and out.stderr.count('\n') == 1
+    assert out.stderr.startswith('error: argument --seeds') and "'x'" in out.stderr
     # --report-only reads; it creates nothing
     out = ablate(cfg, '--work-dir', str(tmp_path / 'nothing'), '--report-only')
     assert out.returncode == 2 and 'no such folder' in out.stderr
     assert not (tmp_path / 'nothing').exists()
+
+
+def test_randomness_options_other_than_the_seed_reach_the_run(tmp_path):
+    sys.path.insert(0, ROOT)
+    from tools.ablate import load_config, seeded
+    cfg = copy_config(tmp_path, 'a', 'randomness = dict(seed=3, deterministic=True)\n')
+    run_cfg = seeded(load_config(cfg, ['randomness.diff_rank_seed=True']), 7)
+    assert run_cfg.randomness == dict(seed=7, deterministic=True, diff_rank_seed=True)
+    assert seeded(load_config(copy_config(tmp_path, 'b'), []), 1).randomness == dict(seed=1)
 
 
 def test_a_locked_run_is_refused(tmp_path):

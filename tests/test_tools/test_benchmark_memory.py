@@ -25,3 +25,37 @@ def test_benchmark_memory_runs_a_two_rank_launch(tmp_path):
     assert re.search(r'^LVISFedDataset shared +[\d.]+ +[\d.]+ +[\d.]+ +segment [\d.]+ once \+ 8 x',
                      out.stdout, re.M), out.stdout
     assert set(shared_buffer.segments()) <= before
+
+
+def _bench(*args, timeout=300):
+    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'benchmark_memory.py'),
+                           *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+
+
+def _one_error_line(res, *needles):
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_mistyped_ann_file_is_refused_not_generated(tmp_path):
+    typo = tmp_path / 'lvis_v1_trian.json'
+    _one_error_line(_bench('--ann-file', typo), str(typo), 'no such file')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_counts_are_one_line(tmp_path):
+    _one_error_line(_bench('--ranks', 0), '--ranks 0')
+    _one_error_line(_bench('--workers', -1), '--workers -1')
+    _one_error_line(_bench('--ranks', 'x'), 'argument --ranks')
+
+
+def test_every_case_failing_is_a_failure(tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": [')                       # truncated JSON: every build fails
+    res = _bench('--ann-file', bad, '--workers', '0', '--cases', 'LVISFedDataset per rank')
+    assert 'LVISFedDataset per rank: failed' in res.stdout, res.stdout + res.stderr[-2000:]
+    _one_error_line(res, '1 of 1 cases failed (LVISFedDataset per rank)')

@@ -224,7 +224,7 @@ def test_not_a_checkpoint(trained, tmp_path):
     bad = tmp_path / 'text.pth'
     bad.write_text('not a checkpoint')
     res = run_tool(config, bad, '--work-dir', tmp_path / 'wd')
-    assert_one_line_error(res, str(bad), 'cannot read the checkpoint')
+    assert_one_line_error(res, str(bad), 'not a PyTorch checkpoint')
     assert not (tmp_path / 'wd').exists()
 
 

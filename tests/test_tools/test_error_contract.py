@@ -385,3 +385,36 @@ def test_dist_cpu_usage_errors_are_one_line(tmp_path):
     res = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'dist_cpu.py'), 'train',
                           'x.py'], capture_output=True, text=True, timeout=120, env=env_less)
     assert_one_line_error(res, 'RANK', 'torchrun --nproc-per-node')
+
+
+@pytest.mark.parametrize('name, args, needle', [
+    ('ablate.py', ('--seeds', 'x'), 'argument --seeds'),
+    ('make_subset.py', ('--train-ann', 'a', '--val-ann', 'b', '--out-dir', 'c', '--classes', 'x',
+                        '--bogus'),
+     'unrecognized arguments: --bogus'),
+    ('report_study.py', ('--seeds', 'x'), 'argument --seeds'),
+    ('benchmark_memory.py', ('--ranks', 'x'), 'argument --ranks'),
+    ('plot_curves.py', ('somewhere', '--bogus'), 'unrecognized arguments: --bogus'),
+])
+def test_option_errors_are_one_line(name, args, needle):
+    assert_one_line_error(tool(name, *args), needle)
+
+
+@pytest.mark.parametrize('text, needle', [
+    ('{"bbox": [{"frequency": "r", "ap": 0.5', 'not valid JSON'),
+    ('', 'not valid JSON'),
+    ('{"bbox": [{"frequency": "r", "ap": 0.5}], "segm": []}', 'bbox[0]: field "ap_per_iou" is '
+                                                             'missing'),
+    ('{"bbox": []}', 'field "segm" is missing'),
+])
+def test_report_study_names_a_bad_per_category_file(tmp_path, capsys, text, needle):
+    import sys
+    sys.path.insert(0, ROOT)
+    from tools.report_study import read_per_category
+    path = tmp_path / 'lvis_fed_per_category.json'
+    path.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        read_per_category(str(path))
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f'error: {path}: ') and needle in err[0], err
