@@ -16,6 +16,14 @@ JSON is decoded by msgspec (into plain dicts and lists, three times `json`'s spe
 file); where msgspec refuses the text, `json` decides: it reads the NaN and Infinity that Python
 writes (the validators below then name the field) and words its errors with line and column.
 
+What lazy parsing does not check: an annotation of a category the subset did not choose is never
+decoded, so its JSON syntax (inside the annotations array), its box, area and segmentation go
+unchecked, as do the federated contradictions that only involve such categories (a category both
+annotated on an image and listed in its neg_category_ids: `datasets.subset` refuses it for the
+chosen categories). Its three ids are read and checked like every other annotation's. A file used
+with every category (the full-vocabulary configs, `tools/lvis_eval.py` without a subset) is checked
+whole.
+
 This is the one reader and validator of the annotation format: the dataset, the metric's ground
 truth and the tools all read through it, so a file is refused (or accepted) the same way by all of
 them. Only numpy and the standard library: it imports no torch, mmengine or mmdet.

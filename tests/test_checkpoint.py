@@ -147,3 +147,26 @@ def test_a_truncated_checkpoint_is_one_line(tmp_path):
 def test_a_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='no such checkpoint file'):
         _load_checkpoint(str(tmp_path / 'none.pth'), map_location='cpu')
+
+
+def test_mmdet_test_py_ends_in_the_plugins_line_for_a_hostile_checkpoint(tmp_path, demo_root):
+    """The path `mim test` takes (mmdet's tools/test.py, Runner.load_checkpoint)."""
+    import os.path as osp
+    from tests.conftest import ROOT
+    config = osp.join(ROOT, 'configs', 'demo', 'longtail',
+                      'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'payload.pth'
+    torch.save(dict(state_dict={}, meta=_Payload(marker)), str(path))
+    test_py = osp.join(osp.dirname(sys.modules['mmdet'].__file__), '.mim', 'tools', 'test.py')
+    out = subprocess.run([sys.executable, test_py, config, str(path), '--work-dir',
+                          str(tmp_path / 'w'), '--cfg-options',
+                          f'test_dataloader.dataset.data_root={demo_root}',
+                          'test_dataloader.num_workers=0',
+                          'test_dataloader.persistent_workers=False'],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'mmdet_lvis_fed.errors.CheckpointError: {path}: refused'), \
+        out.stderr[-2000:]
+    assert 'weights_only' not in out.stderr and not marker.exists()

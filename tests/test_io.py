@@ -62,3 +62,28 @@ def test_a_none_text_removes_the_file(tmp_path):
     b.write_text('old b')
     io.write_together({str(a): 'new a', str(b): None})
     assert a.read_text() == 'new a' and not b.exists()
+
+
+def test_deferred_signals_hold_sigterm_until_the_block_ends():
+    steps = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: steps.append('handler'))
+    try:
+        with io.deferred_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            steps.append('first rename')
+            steps.append('second rename')
+        assert steps == ['first rename', 'second rename', 'handler']
+        assert signal.getsignal(signal.SIGTERM) is not None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
+    target = tmp_path / 'calib.py'
+    target.write_text('keep')
+    stale = tmp_path / '.calib.py1a2b3c.tmp'            # what _temporary_beside names
+    stale.write_text('half')
+    other = tmp_path / '.other.py9.tmp'
+    other.write_text('not ours')
+    assert io.remove_stale_temporaries(str(target)) == [str(stale)]
+    assert not stale.exists() and other.exists() and target.read_text() == 'keep'

@@ -161,6 +161,10 @@ class Run:
         except Exception as e:        # a config that does not parse: name it, one line
             raise ValueError(f'{config}: cannot load the config ({type(e).__name__}: '
                              f'{str(e).splitlines()[0] if str(e) else ""})') from None
+        from mmdet_lvis_fed.engine.checks import unused_variables_message
+        unused = unused_variables_message(cfg)      # the run would stop at start-up: say it now
+        if unused:
+            raise ValueError(f'{config}: {unused}')
         self.source = None
         if cfg.get(RETEST_KEY):
             src = osp.normpath(osp.join(osp.dirname(config), cfg[RETEST_KEY]))

@@ -33,7 +33,9 @@ The choice (gamma 0, the uncalibrated model, is always swept):
                 0.02) below gamma 0's: rare classes up, frequent ones kept.
 Ties go to the smaller gamma.
 
-Writes, as a pair (both new or both as they were, also after Ctrl-C or a kill), --out-config
+Writes, as a pair (both new or both as they were, also after Ctrl-C or a kill; only a SIGKILL in
+the microseconds between the two renames can leave a new record beside the old config, and the
+temporary files it leaves are removed by the next run), --out-config
 (default WORK_DIR/<config name>_calib.py): a config that inherits CONFIG, sets the calibrated box
 head with the chosen gamma, names CONFIG in `retest_of` (tools/ablate.py tests it with CONFIG's
 checkpoints, without training) and its record in `calibration_record`; run it with

@@ -263,15 +263,21 @@ class UnusedVariablesCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_run(self, runner):
-        problems = unused_variables(runner.cfg)
-        if not problems:
-            return
-        name, how, have, fix = problems[0]
-        value = runner.cfg[name]
-        shown = _listed(tuple(value)) if name == 'classes' else repr(value)
-        seen = '; '.join(f'{loader}: {"(none: every category of the file)" if v is None else v!r}'
-                         for loader, v in have.items())
-        raise ValueError(
-            f'{name} = {shown} is set by {how} but no dataset uses it ({seen}): a top-level '
-            f'variable is read by the base files when they are parsed, so setting only it '
-            f'changes nothing. Fix: set {fix}')
+        message = unused_variables_message(runner.cfg)
+        if message:
+            raise ValueError(message)
+
+
+def unused_variables_message(cfg):
+    """The error for the first of `unused_variables(cfg)`, or None."""
+    problems = unused_variables(cfg)
+    if not problems:
+        return None
+    name, how, have, fix = problems[0]
+    value = cfg[name]
+    shown = _listed(tuple(value)) if name == 'classes' else repr(value)
+    seen = '; '.join(f'{loader}: {"(none: every category of the file)" if v is None else v!r}'
+                     for loader, v in have.items())
+    return (f'{name} = {shown} is set by {how} but no dataset uses it ({seen}): a top-level '
+            'variable is read by the base files when they are parsed, so setting only it changes '
+            f'nothing. Fix: set {fix}')

@@ -315,3 +315,16 @@ def test_a_bad_count_of_images_names_the_file_and_field(tmp_path, bad):
     ann = write(tmp_path / 'info.json', data)
     with pytest.raises(LVISFormatError, match=f'{ann}: info: field "image_count_images": '):
         build(ann, metainfo=dict(classes=('a_f', )))
+
+
+def test_lazy_parsing_leaves_unchosen_annotations_unchecked_as_documented(tmp_path):
+    # lvis_file.py's docstring: an annotation of a category not chosen is never decoded
+    data = v1_data()
+    data['categories'] += [dict(id=i, name=f'x{i}', frequency='r', synset=f'x{i}.n.01')
+                           for i in range(4, 14)]
+    text = json.dumps(data).replace('"bbox": [3, 3, 5, 5]', '"bbox": [3, 3, 5,, 5]')   # b_c's
+    bad = tmp_path / 'corrupt.json'
+    bad.write_text(text)
+    assert len(build(bad, metainfo=dict(classes=('a_f', )), not_exhaustive='keep')) == 2
+    with pytest.raises(LVISFormatError, match='not valid JSON'):
+        build(bad, metainfo=dict(classes=('b_c', )), not_exhaustive='keep')

@@ -126,6 +126,13 @@ def test_refusals_follow_the_error_contract(tmp_path):
         "error: --cfg-options randomness.seed=5: ablate.py sets each run's seed from --seeds "
         "(randomness.seed = S, the config's other randomness options kept); give the seeds "
         'there\n')
+    # an option that would do nothing (the datasets read classes when the bases were parsed)
+    # (refused once the config is loaded: mmengine's import warnings may come first)
+    out = ablate(cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', "classes=('a','b')")
+    errors = [line for line in out.stderr.splitlines() if line.startswith('error: ')]
+    assert out.returncode == 2 and 'Traceback' not in out.stderr, out.stderr
+    assert len(errors) == 1 and out.stderr.strip().splitlines()[-1] == errors[0]
+    assert errors[0].startswith(f'error: {cfg}: classes = (a, b) is set by --cfg-options')
     # an option error is one line too (argparse's usage is not printed before it)
     out = ablate(cfg, '--work-dir', str(tmp_path / 'w'), '--seeds', 'x')
     assert out.returncode == 2 and out.stderr.count('\n') == 1
@@ -229,3 +236,28 @@ def test_sigterm_reaches_the_training_child_and_its_workers(tmp_path, demo_root)
         time.sleep(0.2)
     assert gone(worker)
     shutil.rmtree(w, ignore_errors=True)
+
+
+def test_an_undefined_group_is_na_not_a_bold_minus_one(tmp_path):
+    from types import SimpleNamespace
+    sys.path.insert(0, ROOT)
+    from tools.ablate import markdown, plot, summarise
+
+    def run(name, seed, apr):
+        metrics = {f'lvis_fed/{t}_{g}': 0.1 * (seed + 1) for t in ('bbox', 'segm')
+                   for g in ('AP', 'APr', 'APc', 'APf')}
+        metrics['lvis_fed/bbox_APr'] = metrics['lvis_fed/segm_APr'] = apr
+        m = dict(metrics=metrics, seed=seed, train_s=60.0, test_s=60.0)
+        return SimpleNamespace(name=name, config=f'{name}.py', options=[], source=None,
+                               finished=lambda: m)
+    runs = {c: [run(c, s, -1.0) for s in (0, 1)] for c in ('base', 'other')}
+    summary = summarise(['base', 'other'], runs)
+    assert summary['base']['stats'][('bbox', 'APr')] is None
+    md = markdown(summary, ['base', 'other'], runs, 'cmd')
+    assert '-1.000' not in md and '**n/a' not in md
+    row = next(line for line in md.splitlines() if line.startswith('| [other]'))
+    cells = [c.strip() for c in row.split('|')[1:-1]]
+    assert cells[3] == 'n/a' and cells[7] == 'n/a'               # box APr, mask APr
+    assert cells[2] == '**0.150 ± 0.050** (+0.000)' or cells[2].startswith('**0.150')
+    plot(summary, ['base', 'other'], runs, str(tmp_path / 'a.png'))
+    assert (tmp_path / 'a.png').stat().st_size > 0

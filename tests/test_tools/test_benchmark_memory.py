@@ -59,3 +59,22 @@ def test_every_case_failing_is_a_failure(tmp_path):
     res = _bench('--ann-file', bad, '--workers', '0', '--cases', 'LVISFedDataset per rank')
     assert 'LVISFedDataset per rank: failed' in res.stdout, res.stdout + res.stderr[-2000:]
     _one_error_line(res, '1 of 1 cases failed (LVISFedDataset per rank)')
+
+
+def test_sigterm_while_generating_leaves_no_temporary(tmp_path):
+    import os
+    import signal
+    import time
+    target = tmp_path / 'big.json'
+    code = ('import signal, sys\n'
+            'signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))   # as the tool does\n'
+            'from mmdet_lvis_fed.testing.synthetic import write_large_lvis\n'
+            f'write_large_lvis({str(target)!r})\n')
+    proc = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob('.big.json*.tmp')) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob('.big.json*.tmp')), 'the generation never started'
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
