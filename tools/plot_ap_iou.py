@@ -8,7 +8,6 @@ Reads `lvis_fed_per_category.json`, which LVISFedMetric writes into the run's lo
 """
 import argparse
 import glob
-import json
 import os
 import os.path as osp
 import sys
@@ -36,31 +35,13 @@ def find_json(path):
 
 
 def read_per_category(path):
-    """The metric's per-category file, checked: one line naming the file and field otherwise."""
+    """The metric's per-category file (evaluation.per_category_file), or one error line."""
+    from mmdet_lvis_fed.errors import LVISFormatError
+    from mmdet_lvis_fed.evaluation.per_category_file import read_per_category as read
     try:
-        with open(path) as f:
-            per_cat = json.load(f)
-    except OSError as e:
-        fail(f'{path}: cannot read ({e.strerror or e})')
-    except ValueError as e:
-        fail(f'{path}: not valid JSON ({e})')
-    if not isinstance(per_cat, dict) or not isinstance(per_cat.get('iou_thrs'), list):
-        fail(f'{path}: no field "iou_thrs": not an lvis_fed_per_category.json file')
-    types = [t for t in ('bbox', 'segm') if t in per_cat]
-    if not types:
-        fail(f'{path}: neither "bbox" nor "segm" results: not an lvis_fed_per_category.json file')
-    for t in types:
-        rows = per_cat[t]
-        if not isinstance(rows, list):
-            fail(f'{path}: field "{t}" is not a list of categories')
-        for i, r in enumerate(rows):
-            if not isinstance(r, dict) or not {'name', 'frequency', 'ap_per_iou'} <= set(r):
-                fail(f'{path}: {t}[{i}]: needs fields "name", "frequency" and "ap_per_iou"')
-            ap = r['ap_per_iou']
-            if ap is not None and (not isinstance(ap, list) or len(ap) != len(per_cat['iou_thrs'])
-                                   or not all(isinstance(v, (int, float)) for v in ap)):
-                fail(f'{path}: {t}[{i}]: field "ap_per_iou" is not one number per IoU threshold')
-    return per_cat
+        return read(path)
+    except LVISFormatError as e:
+        fail(e)
 
 
 def plot(per_cat, iou_types, out):

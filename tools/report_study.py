@@ -22,7 +22,6 @@ AP@0.5 of a group is the mean over its categories of their AP at IoU 0.5, as lvi
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import sys
 
@@ -68,26 +67,13 @@ def group_ap(per_cat, task, group, iou_index=None):
 
 
 def read_per_category(path):
-    """LVISFedMetric's per-category file ({task: [{frequency, ap, ap_per_iou}, ...]}), or a
-    one-line error naming the file and what is wrong (truncated, empty, a record without a key)."""
+    """The metric's per-category file (evaluation.per_category_file), or one error line."""
+    from mmdet_lvis_fed.errors import LVISFormatError
+    from mmdet_lvis_fed.evaluation.per_category_file import read_per_category as read
     try:
-        with open(path) as f:
-            per_cat = json.load(f)
-    except OSError as e:
-        fail(f'{path}: cannot read file ({e.strerror or e})')
-    except ValueError as e:
-        fail(f'{path}: not valid JSON ({e}): a truncated or empty file? Test the run again')
-    if not isinstance(per_cat, dict):
-        fail(f'{path}: not a per-category AP file (a JSON object of tasks)')
-    for task, _ in TASKS:
-        rows = per_cat.get(task)
-        if not isinstance(rows, list):
-            fail(f'{path}: field "{task}" is missing or not a list of categories')
-        for i, row in enumerate(rows):
-            for key in ('frequency', 'ap', 'ap_per_iou'):
-                if not isinstance(row, dict) or key not in row:
-                    fail(f'{path}: {task}[{i}]: field "{key}" is missing')
-    return per_cat
+        return read(path, iou_types=[task for task, _ in TASKS])
+    except LVISFormatError as e:
+        fail(e)
 
 
 def read_run(run):

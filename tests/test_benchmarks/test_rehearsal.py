@@ -9,6 +9,7 @@ from mmengine.config import Config
 
 from mmdet_lvis_fed.benchmarks import rehearsal
 from tests.conftest import ROOT
+from tests.test_tools.test_error_contract import assert_one_line_error
 
 BASELINE = osp.join(ROOT, 'configs', 'lvis_v1', 'mask-rcnn_r50_fpn_in1k_rfs-1e-3_ms-2x_lvis-v1.py')
 PIECE = osp.join(ROOT, 'configs', '_base_', 'lvis-fixed-ap_test.py')
@@ -62,12 +63,7 @@ def _rehearsal_tool(*args, timeout=120):
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
-def _one_error_line(res, *needles):
-    assert res.returncode == 2, res.stdout + res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: '), res.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+_one_error_line = assert_one_line_error
 
 
 def test_a_data_folder_it_did_not_make_is_refused_untouched(tmp_path):

@@ -9,6 +9,7 @@ import sys
 from mmdet_lvis_fed import shared_buffer
 from mmdet_lvis_fed.testing.synthetic import make_ground_truth
 from tests.conftest import ROOT
+from tests.test_tools.test_error_contract import assert_one_line_error
 
 
 def test_benchmark_memory_runs_a_two_rank_launch(tmp_path):
@@ -33,12 +34,7 @@ def _bench(*args, timeout=300):
                           cwd=ROOT)
 
 
-def _one_error_line(res, *needles):
-    assert res.returncode == 2, res.stdout + res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: '), res.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+_one_error_line = assert_one_line_error
 
 
 def test_a_mistyped_ann_file_is_refused_not_generated(tmp_path):
