@@ -97,8 +97,11 @@ def load_checkpoint_file(filename, map_location=None):
     is_zip = zipfile.is_zipfile(filename)
     if is_zip:
         verify_zip(filename)
+    # torch < 2.4 has no allow-list, so weights_only=True would refuse every mmengine checkpoint:
+    # there torch.load keeps its own default, as mmengine calls it
+    safe = dict(weights_only=True) if hasattr(torch.serialization, 'add_safe_globals') else {}
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return torch.load(filename, map_location=map_location, **safe)
     except pickle.UnpicklingError:
         if not is_zip and _looks_like_text(filename):
             raise CheckpointError(f'{filename}: not a PyTorch checkpoint: it is text (JSON?), '
