@@ -244,10 +244,9 @@ def test_options_that_apply_pass(tmp_path):
     assert unused_variables(cfg) == []
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                                               recursive=True)))
+@pytest.mark.parametrize('path', sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p))
 def test_no_committed_config_sets_a_variable_it_does_not_use(path):
     from mmdet_lvis_fed.engine.checks import unused_variables
-    if '_base_' in path:
-        return
     assert unused_variables(Config.fromfile(path)) == []
