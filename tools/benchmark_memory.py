@@ -6,8 +6,10 @@ LVISV1Dataset.
     python tools/benchmark_memory.py [--ann-file data/bench/lvis_v1_train_synthetic.json]
         [--ranks 2] [--workers 2] [--cases ...] [--ranks-of "mmdet LVISV1Dataset=1"]
 
-Generates the file once if missing (as benchmark_loading.py does: 100,170 images, 1,270,141
-polygon annotations, all 1,203 categories). Each case is its own launch, all in this run: `--ranks`
+Generates the default file once if missing, as benchmark_loading.py does (100,170 images,
+1,270,141 polygon annotations, all 1,203 categories); a file named with --ann-file must exist.
+A case that fails is reported and the run ends in an error line (exit 2) after the table of the
+others. Each case is its own launch, all in this run: `--ranks`
 processes with torchrun's variables (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT) join a gloo
 group, build the dataset with all 1,203 categories, start `--workers` forked DataLoader workers
 that fetch a few samples spread over the dataset, and read every page of the data buffer (the
