@@ -71,8 +71,9 @@ def transfer_state_dict(model: torch.nn.Module, state: dict,
         elif key in specific and not same_classes:
             skipped[key] = ('class-specific, re-initialised: the checkpoint\'s classes are not '
                             'this model\'s' if same_classes is False else
-                            'class-specific, re-initialised: the checkpoint names no classes '
-                            '(meta.dataset_meta.classes), so they cannot be matched')
+                            'class-specific, re-initialised: the classes cannot be matched (the '
+                            'checkpoint names no classes in meta.dataset_meta, or the training '
+                            'dataset none)')
             class_skipped.add(key)
         else:
             own[key].copy_(value)

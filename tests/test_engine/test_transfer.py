@@ -135,7 +135,7 @@ def test_a_checkpoint_without_classes_loads_no_class_layer(tmp_path):
     _, model = build(CFG, num_classes=2, seed=2)
     out = transfer_state_dict(model, src.state_dict(), ROI, same_classes=None)
     assert set(out['skipped']) == CLASS_KEYS
-    assert all('names no classes' in why for why in out['skipped'].values())
+    assert all('checkpoint names no classes' in why for why in out['skipped'].values())
 
 
 def test_another_backbone_is_not_called_class_specific_and_warns(tmp_path, caplog):
