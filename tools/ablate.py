@@ -94,11 +94,15 @@ def _options(cfg_options):
     return parser.parse_args(['--o'] + list(cfg_options)).o
 
 
-def load_config(config, cfg_options):
+def load_config(config, cfg_options, as_written=False):
+    """The config with the options merged; with `as_written`, also the file as parsed before
+    them (one parse: a copy, or the same object when there are no options)."""
+    import copy
     from mmengine.config import Config
     cfg = Config.fromfile(config)
+    written = copy.deepcopy(cfg) if as_written and cfg_options else cfg
     cfg.merge_from_dict(_options(cfg_options))
-    return cfg
+    return (cfg, written) if as_written else cfg
 
 
 def _file_hash(path):
@@ -157,12 +161,12 @@ class Run:
         if osp.abspath(config) in _seen:
             raise ValueError(f'{config}: {RETEST_KEY} leads back to itself')
         try:
-            cfg = load_config(config, cfg_options)
+            cfg, written = load_config(config, cfg_options, as_written=True)
         except Exception as e:        # a config that does not parse: name it, one line
             raise ValueError(f'{config}: cannot load the config ({type(e).__name__}: '
                              f'{str(e).splitlines()[0] if str(e) else ""})') from None
         from mmdet_lvis_fed.engine.checks import unused_variables_message
-        unused = unused_variables_message(cfg)      # the run would stop at start-up: say it now
+        unused = unused_variables_message(cfg, written)   # the run would stop at start-up: now
         if unused:
             raise ValueError(f'{config}: {unused}')
         self.source = None

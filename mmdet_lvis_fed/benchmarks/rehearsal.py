@@ -28,6 +28,7 @@ import os
 import os.path as osp
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -298,7 +299,6 @@ def stop_group(proc, grace=10):
     """End the process group led by `proc` (started with start_new_session): SIGTERM to every
     member, SIGKILL to what is left after `grace` seconds. Only that group: the processes this
     module started and their children."""
-    import signal
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
         try:
             os.killpg(proc.pid, sig)

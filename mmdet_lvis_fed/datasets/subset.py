@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import LVISFormatError
+from ..errors import LVISFormatError, field_error
 from ..lvis_file import categories_named
 
 FREQ_ORDER = ('f', 'c', 'r')
@@ -139,18 +139,19 @@ class FederatedSubset:
         ann_idx = np.nonzero(take)[0]
         pos_img = set(a_img[ann_idx].tolist())
         cat_set = set(self.cat_ids)
-        keep, negatives = [], []
+        keep, neg_img, neg_cat = [], [], []     # (image, chosen category) verified absent
         for i, im in enumerate(images):
             neg = cat_set.intersection(im.get('neg_category_ids', ()))
             if not neg and im['id'] not in pos_img:
                 continue
             if neg and im['id'] in pos_img:
-                negatives += [(i, c) for c in neg]
+                neg_img += [i] * len(neg)
+                neg_cat += neg
             nel = cat_set.intersection(im.get('not_exhaustive_category_ids', ()))
             if nel and not_exhaustive == 'exclude':
                 continue
             keep.append(i)
-        _check_present_and_absent(lvis, img_ids, ann_idx, chosen, negatives)
+        _check_present_and_absent(lvis, img_ids, ann_idx, chosen, neg_img, neg_cat)
         keep = np.array(keep, np.int64)
         if split is not None and len(keep):
             val = in_val_split(img_ids[keep], val_fraction, split_seed)
@@ -162,12 +163,12 @@ class FederatedSubset:
         lvis.check_annotations(ann_idx, self.annotations)
 
 
-def _check_present_and_absent(lvis, img_ids, ann_idx, chosen, negatives):
+def _check_present_and_absent(lvis, img_ids, ann_idx, chosen, neg_img, neg_cat):
     """Refuse an image that lists a chosen category as verified absent (neg_category_ids) while
     it has annotations of it: the federated rules would count its instances both as ground truth
     and as proof that every detection of the category there is false. lvis-api accepts such a
     file silently. Only the chosen categories are checked (lazy parsing: lvis_file.py)."""
-    if not negatives:
+    if not neg_img:
         return
     order = np.argsort(img_ids, kind='stable')
     k = len(chosen)
@@ -176,13 +177,11 @@ def _check_present_and_absent(lvis, img_ids, ann_idx, chosen, negatives):
     a_cat = lvis.ann_category_id[ann_idx]
     img_pos = order[np.searchsorted(img_ids[order], a_img)]
     pos_keys = img_pos * k + cat_order[np.searchsorted(chosen[cat_order], a_cat)]
-    neg_img = np.array([i for i, _ in negatives], np.int64)
-    neg_cat = np.array([c for _, c in negatives], np.int64)
-    neg_keys = neg_img * k + cat_order[np.searchsorted(chosen[cat_order], neg_cat)]
+    neg_keys = (np.asarray(neg_img, np.int64) * k
+                + cat_order[np.searchsorted(chosen[cat_order], np.asarray(neg_cat, np.int64))])
     both = np.flatnonzero(np.isin(neg_keys, pos_keys))
     if len(both):
-        i, c = negatives[both[0]]
-        from ..errors import field_error
+        i, c = neg_img[both[0]], neg_cat[both[0]]
         raise field_error(lvis.source, f'images[{i}] (id {lvis.images[i]["id"]})',
                           'neg_category_ids', f'lists category {c}, which is annotated on this '
                           'image: a category cannot be both present and verified absent '

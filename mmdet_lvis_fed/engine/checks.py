@@ -263,14 +263,16 @@ class UnusedVariablesCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_run(self, runner):
+        # mmengine keeps no copy of the config before --cfg-options: the file is parsed again
+        # (0.16-0.25 s for this project's configs, once per process at start-up)
         message = unused_variables_message(runner.cfg)
         if message:
             raise ValueError(message)
 
 
-def unused_variables_message(cfg):
-    """The error for the first of `unused_variables(cfg)`, or None."""
-    problems = unused_variables(cfg)
+def unused_variables_message(cfg, as_written=None):
+    """The error for the first of `unused_variables(cfg, as_written)`, or None."""
+    problems = unused_variables(cfg, as_written)
     if not problems:
         return None
     name, how, have, fix = problems[0]

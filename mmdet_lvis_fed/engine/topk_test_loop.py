@@ -304,17 +304,12 @@ class TopKTestLoop(TestLoop):
 
     def __init__(self, runner, dataloader, evaluator, fp16=False, max_dets_per_cat=None,
                  log_interval=None, mask_chunk=100):
-        for name, value in (('max_dets_per_cat', max_dets_per_cat), ('mask_chunk', mask_chunk),
-                            ('log_interval', log_interval)):     # before building anything
-            if value is not None:
-                _whole_number(f'TopKTestLoop: {name}', value)
+        # checked before anything is built (the dataloader, the evaluator)
+        self.max_dets_per_cat, self.mask_chunk, self.log_interval = (
+            None if value is None else _whole_number(f'TopKTestLoop: {name}', value)
+            for name, value in (('max_dets_per_cat', max_dets_per_cat),
+                                ('mask_chunk', mask_chunk), ('log_interval', log_interval)))
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
-        self.mask_chunk = _whole_number('TopKTestLoop: mask_chunk', mask_chunk)
-        if max_dets_per_cat is not None:
-            max_dets_per_cat = _whole_number('TopKTestLoop: max_dets_per_cat', max_dets_per_cat)
-        if log_interval is not None:
-            log_interval = _whole_number('TopKTestLoop: log_interval', log_interval)
-        self.max_dets_per_cat, self.log_interval = max_dets_per_cat, log_interval
         self.thresholds = None
 
     def run(self) -> dict:

@@ -9,6 +9,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdet.registry import HOOKS
 
+from .checks import _classes, _listed
+
 # The layers of mmdet's heads whose outputs are one per class (or per class and box coordinate):
 # their weights mean something only for the classes they were trained on, in that order.
 CLASS_LAYERS = ('fc_cls', 'fc_reg', 'conv_logits', 'conv_cls', 'retina_cls', 'atss_cls',
@@ -61,13 +63,13 @@ def transfer_state_dict(model: torch.nn.Module, state: dict,
             skipped[key] = f'not transferred: outside {list(modules)}'
         elif key not in own:
             skipped[key] = 'not in this model'
-        elif key in specific and own[key].shape != value.shape:
-            skipped[key] = (f'shape {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} '
-                            'here: class-specific, re-initialised')
-            class_skipped.add(key)
         elif own[key].shape != value.shape:
             skipped[key] = (f'shape {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} '
-                            'here: another architecture, not loaded (keeps its initialisation)')
+                            'here: ' + ('class-specific, re-initialised' if key in specific else
+                                        'another architecture, not loaded (keeps its '
+                                        'initialisation)'))
+            if key in specific:
+                class_skipped.add(key)
         elif key in specific and not same_classes:
             skipped[key] = ('class-specific, re-initialised: the checkpoint\'s classes are not '
                             'this model\'s' if same_classes is False else
@@ -86,11 +88,11 @@ def transfer_state_dict(model: torch.nn.Module, state: dict,
 
 
 def _dataset_classes(runner):
-    from .checks import _classes
     try:
-        return _classes(runner.train_dataloader)
-    except Exception:       # a runner without a training dataloader (a test of the hook)
+        loader = runner.train_dataloader
+    except AttributeError:      # a runner without a training dataloader (a test of the hook)
         return None
+    return _classes(loader)
 
 
 @HOOKS.register_module()
@@ -142,8 +144,8 @@ class TransferWeightsHook(Hook):
                  f'skipped {len(out["skipped"])}:']
         if same is False:
             lines.insert(0, f'the checkpoint was trained on {len(theirs)} classes '
-                            f'{_names(theirs)}, this model on {len(ours)} {_names(ours)}: its '
-                            'class-specific layers are not loaded')
+                            f'{_listed(tuple(theirs))}, this model on {len(ours)} '
+                            f'{_listed(ours)}: its class-specific layers are not loaded')
         lines += [f'  {k}: {why}' for k, why in out['skipped'].items()]
         print_log('\n'.join(lines), runner.logger)
         if out['share'] < self.min_share:
@@ -154,8 +156,3 @@ class TransferWeightsHook(Hook):
                       'key and why)', runner.logger, level=30)
         self.report = out
 
-
-def _names(classes, limit=6):
-    classes = list(classes)
-    return '(' + ', '.join(map(str, classes[:limit])) + (', ...' if len(classes) > limit else '') \
-        + ')'

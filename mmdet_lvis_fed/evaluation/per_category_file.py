@@ -35,16 +35,16 @@ def read_per_category(path, iou_types=None):
     if not isinstance(per_cat, dict) or not isinstance(per_cat.get('iou_thrs'), list):
         raise LVISFormatError(f'{path}: no field "iou_thrs": not an {FILE_NAME} file')
     n_thrs = len(per_cat['iou_thrs'])
+    for t in iou_types or ():
+        if t not in per_cat:
+            raise LVISFormatError(f'{path}: field "{t}" is missing')
     present = [t for t in IOU_TYPES if t in per_cat]
-    missing = [t for t in (iou_types or ()) if t not in per_cat]
-    if missing or not present:
-        raise LVISFormatError(f'{path}: field "{(missing or ["bbox"])[0]}" is missing'
-                              + ('' if present else
-                                 f': not an {FILE_NAME} file (no bbox or segm results)'))
+    if not present:
+        raise LVISFormatError(f'{path}: no field "bbox" or "segm": not an {FILE_NAME} file')
     for t in present:
         rows = per_cat[t]
         if not isinstance(rows, list):
-            raise field_error(path, t, t, 'not a list of categories')
+            raise LVISFormatError(f'{path}: field "{t}" is not a list of categories')
         for i, row in enumerate(rows):
             record = f'{t}[{i}]'
             if not isinstance(row, dict):
