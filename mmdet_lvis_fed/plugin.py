@@ -9,6 +9,7 @@ It needs torch, mmengine and mmdet; the numpy core (`lvis_file`, `datasets.subse
 """
 from . import checkpoint  # noqa: F401  (lets torch >= 2.6 load the checkpoints mmengine saves)
 from .datasets import lvis_fed, samplers, transforms  # noqa: F401
-from .engine import checks, class_frequency, topk_test_loop, transfer, validation_loss  # noqa: F401
+from .engine import (checks, class_frequency, freeze, topk_test_loop, transfer,  # noqa: F401
+                     validation_loss)
 from .evaluation import lvis_fed_metric  # noqa: F401
 from .models import calibration, ecm_loss, fed_roi_head, federated_loss, mmdet_losses  # noqa: F401

@@ -80,3 +80,13 @@ def demo_root(tmp_path_factory):
                     str(out), '--train-images', '40', '--val-images', '8'], check=True,
                    capture_output=True)
     return str(out) + '/'
+
+
+@pytest.fixture(scope='session')
+def study_root(tmp_path_factory):
+    """The study data (tools/make_demo_data.py --set study) with 10 test and 16 base images."""
+    out = tmp_path_factory.mktemp('study')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--set',
+                    'study', '--out', str(out), '--val-images', '10', '--base-images', '16'],
+                   check=True, capture_output=True)
+    return str(out) + '/'

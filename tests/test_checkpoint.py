@@ -153,8 +153,7 @@ def test_mmdet_test_py_ends_in_the_plugins_line_for_a_hostile_checkpoint(tmp_pat
     """The path `mim test` takes (mmdet's tools/test.py, Runner.load_checkpoint)."""
     import os.path as osp
     from tests.conftest import ROOT
-    config = osp.join(ROOT, 'configs', 'demo', 'longtail',
-                      'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+    config = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
     marker = tmp_path / 'ran'
     path = tmp_path / 'payload.pth'
     torch.save(dict(state_dict={}, meta=_Payload(marker)), str(path))

@@ -148,9 +148,10 @@ TRAINED_LONGTAIL = [p for p in LONGTAIL if not Config.fromfile(p).get('retest_of
 
 
 @pytest.mark.parametrize('path', TRAINED_LONGTAIL, ids=lambda p: osp.basename(p))
-def test_longtail_config_train_step(path, demo_root):
-    """One CPU training step of each long-tail demo config gives a finite loss; a validation-loss
-    pass (eval mode, no gradient) then leaves the class loss's statistics unchanged."""
+def test_longtail_config_train_step(path, study_root):
+    """One CPU training step of each long-tail config on the study data gives a finite loss; a
+    validation-loss pass (eval mode, no gradient) then leaves the class loss's statistics
+    unchanged."""
     from mmengine.optim import build_optim_wrapper
     from mmdet_lvis_fed.engine.class_frequency import ClassFrequencyHook
     from mmdet_lvis_fed.engine.validation_loss import ValidationLossHook
@@ -161,7 +162,7 @@ def test_longtail_config_train_step(path, demo_root):
     np.random.seed(8)
     random.seed(8)
     cfg = Config.fromfile(path)
-    ds = build_dataset(cfg, 'train_dataloader', demo_root, True)
+    ds = build_dataset(cfg, 'train_dataloader', study_root, True)
     sampler_cfg = cfg.train_dataloader.sampler
     if sampler_cfg['type'] == 'RepeatFactorSampler':
         sampler = DATA_SAMPLERS.build(dict(sampler_cfg, dataset=ds, seed=0))

@@ -24,15 +24,6 @@ SMALL_ANCHORS = [osp.join(STUDY, 'mask-rcnn_r18_fpn_gn_base-transfer_small-ancho
                           'small-anchors_640x480-b10_exp2-small-objects_lvis-v1.py')]
 
 
-@pytest.fixture(scope='session')
-def study_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('study')
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--set',
-                    'study', '--out', str(out), '--val-images', '10', '--base-images', '16'],
-                   check=True, capture_output=True)
-    return str(out) + '/'
-
-
 def build_model(path, seed=0):
     cfg = Config.fromfile(path)
     torch.manual_seed(seed)

@@ -3,6 +3,7 @@
 
     python tools/ablate.py CONFIG [CONFIG ...] --seeds 0 1 --work-dir work_dirs/ablation
                            [--cfg-options KEY=VALUE ...] [--jobs N] [--report-only]
+                           [--publish PATH]
 
 A run is identified by everything that determines its numbers: the config's path, its resolved
 content (the dumped config after --cfg-options: every key the runner reads), the seed, the
@@ -16,10 +17,18 @@ lives in
 (run.log, the checkpoints, metrics.json). A finished run is reused only when all of these match;
 any change trains it again in a folder of its own. Training resumes from its last checkpoint after
 a kill: run the same command again. One ablate.py at a time may work on a run (a lock per run
-folder); SIGTERM or SIGINT to ablate.py is passed to the run it is waiting for.
+folder); SIGTERM or SIGINT to ablate.py is passed to the run it is waiting for. A progress line per run
+started and finished gives run i of n, the elapsed time and an estimate of the time left.
 
 The test uses `best_val_loss.pth` when the run kept one (ValidationLossHook: the seed report's
-protocol), else the last checkpoint; metrics.json names it.
+protocol), else the last checkpoint; metrics.json names it. A config with a top-level
+`fixed_ap_test = dict(test_cfg=..., model=..., test_evaluator=...)` is tested a second time with
+those values (test_cfg replaced, the other two merged: the two-pass TopKTestLoop of
+configs/_base_/lvis-fixed-ap_test.py), its metrics kept as `fixed/<key>` (the Fixed AP column).
+
+A pretraining is a run like any other: with `--publish PATH` (one config, one seed) its tested
+checkpoint is linked to PATH once the run is finished. Configs that start from PATH hash its
+bytes into their keys, so a changed pretraining config retrains the pretraining and then them.
 
 A test-time variant is a config with a top-level `retest_of = '<training config>'` (relative to its
 own folder): it is not trained, but tests the checkpoint of that config's run with the same seed
@@ -27,10 +36,11 @@ and options (trained first if needed), e.g. a score calibration.
 
 At the end (and with --report-only, without training) it writes:
 
-    WORK_DIR/ablation.md    box and mask AP, APr, APc, APf per config: mean +- spread over seeds
-                            (spread = population standard deviation, |a - b| / 2 for two seeds),
-                            the difference of the means against the first config, the best row
-                            of each column in bold
+    WORK_DIR/ablation.md    box and mask AP, APr, APc, APf, AP50 (and Fixed AP) per config:
+                            mean +- spread over seeds (spread = population standard deviation,
+                            |a - b| / 2 for two seeds), the difference of the means against the
+                            first config, marked where it exceeds both rows' spreads together,
+                            the best row of each column in bold
     WORK_DIR/ablation.png   grouped bars per frequency group (box and mask), error bars = spread
 
 Errors end in one line, `error: ...`, exit status 2.
@@ -61,8 +71,13 @@ RUNNER_KEYS = ('model', 'data_preprocessor', 'train_dataloader', 'val_dataloader
                'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
                'default_hooks', 'custom_hooks', 'load_from', 'resume', 'env_cfg', 'randomness',
                'default_scope', 'custom_imports', 'model_wrapper_cfg', 'runner_type',
-               'launcher', RETEST_KEY)
+               'launcher', RETEST_KEY, 'fixed_ap_test')
 TASKS = ('bbox', 'segm')
+# A config's optional second test (the Fixed AP protocol): its metrics are kept under this prefix.
+FIXED_KEY, FIXED_PREFIX = 'fixed_ap_test', 'fixed/'
+# The table's columns per task: (metric key, header).
+COLUMNS = (('AP', 'AP'), ('APr', 'APr'), ('APc', 'APc'), ('APf', 'APf'), ('AP50', 'AP50'),
+           (FIXED_PREFIX + 'AP', 'Fixed AP'))
 
 
 def parse_args(argv=None):
@@ -76,6 +91,11 @@ def parse_args(argv=None):
                    help='overrides applied to every run, as in mim train (part of the run key)')
     p.add_argument('--jobs', type=int, default=1,
                    help='runs at a time, each with its share of the CPU threads (default 1)')
+    p.add_argument('--publish', metavar='PATH',
+                   help='with one config and one seed (a pretraining): make PATH its tested '
+                        'checkpoint when the run is finished (hard link or copy). Configs that '
+                        'start from PATH then key their runs on its bytes, so a retrained '
+                        'pretraining trains them again')
     p.add_argument('--report-only', action='store_true',
                    help='only write ablation.md / .png from the runs already finished')
     p.add_argument('--run', nargs=4, metavar=('CONFIG', 'SEED', 'RUN_DIR', 'CHECKPOINT'),
@@ -253,12 +273,36 @@ def one_run(config, seed, run_dir, checkpoint, cfg_options):
     cfg.work_dir, cfg.load_from = run_dir, checkpoint
     seeded(cfg, seed)
     t0 = time.time()
-    metrics = build(cfg).test()
+    metrics = {k: float(v) for k, v in build(cfg).test().items()}
+    test_s = time.time() - t0
+    fixed_s = 0.0
+    if cfg.get(FIXED_KEY):
+        t0 = time.time()
+        metrics.update({FIXED_PREFIX + k: float(v)
+                        for k, v in build(fixed_ap_config(cfg)).test().items()})
+        fixed_s = time.time() - t0
     atomic_write_json(dict(config=run.config, seed=int(seed), options=run.options, key=run.key,
                            inputs=run.inputs, checkpoint=checkpoint, train_s=train_s,
-                           test_s=time.time() - t0,
-                           metrics={k: float(v) for k, v in metrics.items()}),
+                           test_s=test_s, fixed_ap_test_s=fixed_s, metrics=metrics),
                       osp.join(run_dir, 'metrics.json'))
+
+
+def fixed_ap_config(cfg):
+    """The config of the second test: `fixed_ap_test`'s test_cfg (the loop) replacing the
+    config's, its model.test_cfg and test_evaluator merged into the config's."""
+    import copy
+    fixed = cfg[FIXED_KEY]
+    unknown = set(fixed) - {'test_cfg', 'model', 'test_evaluator'}
+    if unknown:
+        raise ValueError(f'{FIXED_KEY} sets {sorted(unknown)}: it takes test_cfg, model and '
+                         'test_evaluator')
+    out = copy.deepcopy(cfg)
+    if 'test_cfg' in fixed:
+        out.test_cfg = copy.deepcopy(fixed['test_cfg'])
+    out.merge_from_dict({k: fixed[k] for k in ('model', 'test_evaluator') if k in fixed})
+    # a name of its own: mmengine keys its logger and visualizer instances by the experiment name
+    out.experiment_name = time.strftime('%Y%m%d_%H%M%S') + '_fixed_ap'
+    return out
 
 
 class _Child:
@@ -304,8 +348,26 @@ def start(run, cfg_options, threads):
     return proc, log
 
 
+def _minutes(seconds):
+    return f'{seconds / 60:.1f} min'
+
+
+def estimate_left(durations, pending, running, jobs):
+    """Seconds left: the mean duration of each kind finished so far ('train', 'test') times the
+    runs of that kind still to start, plus the rest of the running ones, over `jobs`; None until
+    one run of each kind needed has finished."""
+    mean = {k: sum(v) / len(v) for k, v in durations.items() if v}
+    need = [k for k in pending] + [k for k, _ in running]
+    if any(k not in mean for k in need):
+        return None
+    left = sum(mean[k] for k in pending)
+    left += sum(max(0.0, mean[k] - elapsed) for k, elapsed in running)
+    return left / jobs
+
+
 def run_all(runs, cfg_options, jobs):
-    """Train and test what is not finished, `jobs` at a time; sources before their variants."""
+    """Train and test what is not finished, `jobs` at a time; sources before their variants.
+    A progress line per run started and finished: run i of n, elapsed time, estimate left."""
     todo = [r for r in runs if not r.finished()]
     for r in runs:
         if r.finished():
@@ -314,6 +376,20 @@ def run_all(runs, cfg_options, jobs):
     queue = [s for s in sources.values() if s.dir not in {r.dir for r in todo}] + todo
     threads = max(1, (os.cpu_count() or 1) // jobs)
     active, n, total = [], 0, len(queue)
+    durations = {'train': [], 'test': []}
+    start_time = time.time()
+
+    def kind(r):
+        return 'test' if r.source else 'train'
+
+    def progress():
+        now = time.time()
+        left = estimate_left(durations, [kind(r) for r in queue],
+                             [(kind(r), now - t0) for r, _, _, t0 in active], jobs)
+        return (f'elapsed {_minutes(now - start_time)}, '
+                + (f'about {_minutes(left)} left' if left is not None else
+                   'estimate after the first run of each kind'))
+
     signal.signal(signal.SIGTERM, _Child.forward)
     signal.signal(signal.SIGINT, _Child.forward)
     while queue or active:
@@ -323,11 +399,11 @@ def run_all(runs, cfg_options, jobs):
             queue.remove(r)
             n += 1
             what = 'testing' if r.source else 'training and testing'
-            print(f'[{n}/{total}] {r.name} seed {r.seed}: {what} (log: {r.dir}/run.log)',
-                  flush=True)
             proc, log = start(r, cfg_options, threads)
             active.append((r, proc, log, time.time()))
             _Child.current = [p for _, p, _, _ in active]
+            print(f'[{n}/{total}] {r.name} seed {r.seed}: {what} (log: {r.dir}/run.log); '
+                  f'{progress()}', flush=True)
         if not active:
             fail('a test-time variant waits for a run that cannot start')
         time.sleep(1)
@@ -343,13 +419,44 @@ def run_all(runs, cfg_options, jobs):
                     p.wait()
                 fail(f'{r.name} seed {r.seed} failed (exit {proc.returncode}); see {r.dir}/run.log. '
                      'Finished runs are kept: run the command again to go on')
-            print(f'    {r.name} seed {r.seed}: {(time.time() - t0) / 60:.1f} min', flush=True)
+            durations[kind(r)].append(time.time() - t0)
+            print(f'    {r.name} seed {r.seed}: done in {_minutes(time.time() - t0)}; '
+                  f'{progress()}', flush=True)
+
+
+def publish(run, dest):
+    """Make `dest` the checkpoint `run` is tested with (a hard link, else a copy; replaced in
+    one rename, so a reader never sees half a file). Nothing happens when it already is."""
+    import shutil
+    src = run.test_checkpoint()
+    if osp.exists(dest) and osp.samefile(src, dest):
+        print(f'published: {dest} is already {src}', flush=True)
+        return
+    os.makedirs(osp.dirname(osp.abspath(dest)), exist_ok=True)
+    tmp = f'{dest}.tmp-{os.getpid()}'
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+    print(f'published: {dest} = {src}', flush=True)
 
 
 # --- the report ------------------------------------------------------------------------------
 
+def metric_key(task, column):
+    """The metrics.json key of a column: 'AP' -> lvis_fed/bbox_AP, 'fixed/AP' ->
+    fixed/lvis_fed/bbox_AP (the second test's)."""
+    prefix, _, group = column.rpartition('/')
+    return (prefix + '/' if prefix else '') + f'lvis_fed/{task}_{group}'
+
+
 def summarise(configs, runs):
-    """Per config: {(task, group): (mean, spread, n)}, minutes per run, seeds."""
+    """Per config: {(task, column): (mean, spread, n) or None}, minutes per run, seeds."""
     import numpy as np
     out = {}
     for config in configs:
@@ -358,25 +465,38 @@ def summarise(configs, runs):
             continue
         stats = {}
         for task in TASKS:
-            for g in GROUPS:
-                v = np.array([m['metrics'][f'lvis_fed/{task}_{g}'] for m in done], float)
+            for column, _ in COLUMNS:
+                key = metric_key(task, column)
+                if any(key not in m['metrics'] for m in done):
+                    continue                         # not measured (no fixed_ap_test)
+                v = np.array([m['metrics'][key] for m in done], float)
                 # -1: the group is undefined (no category of it in the test data, lvis-api's
                 # convention): not a number to average, compare or put in bold
-                stats[(task, g)] = ((float(v.mean()), float(v.std()), len(v)) if (v >= 0).all()
-                                    else None)
-        minutes = float(np.mean([(m['train_s'] + m['test_s']) / 60 for m in done]))
+                stats[(task, column)] = ((float(v.mean()), float(v.std()), len(v))
+                                         if (v >= 0).all() else None)
+        minutes = float(np.mean([(m['train_s'] + m['test_s'] + m.get('fixed_ap_test_s', 0.0))
+                                 / 60 for m in done]))
         out[config] = dict(stats=stats, minutes=minutes, seeds=[m['seed'] for m in done],
                            retest=bool(runs[config][0].source))
     return out
 
 
+def beyond_spread(row, base):
+    """Whether a difference of means is larger than the two seeds' spreads together (the rows'
+    mean +- spread intervals do not overlap), with at least two seeds on each side."""
+    return (row[2] > 1 and base[2] > 1
+            and abs(row[0] - base[0]) > row[1] + base[1])
+
+
 def markdown(summary, configs, runs, command):
     base = summary.get(configs[0])
-    keys = [(t, g) for t in TASKS for g in GROUPS]
-    best = {k: max((s['stats'][k][0] for s in summary.values() if s['stats'][k]), default=None)
-            for k in keys}
-    head = ['config', 'seeds'] + [f'{"box" if t == "bbox" else "mask"} {g}'
-                                  for t, g in keys] + ['min/run']
+    keys = [(t, c) for t in TASKS for c, _ in COLUMNS
+            if any((t, c) in s['stats'] for s in summary.values())]
+    best = {k: max((s['stats'][k][0] for s in summary.values() if s['stats'].get(k)),
+                   default=None) for k in keys}
+    header = dict(COLUMNS)
+    head = ['config', 'seeds'] + [f'{"box" if t == "bbox" else "mask"} {header[c]}'
+                                  for t, c in keys] + ['min/run']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for config in configs:
         name = runs[config][0].name
@@ -387,13 +507,14 @@ def markdown(summary, configs, runs, command):
         label = f'[{name}]({runs[config][0].config})' + (' (test-time)' if s['retest'] else '')
         cells = [label, ','.join(map(str, s['seeds']))]
         for key in keys:
-            if s['stats'][key] is None:
+            if s['stats'].get(key) is None:
                 cells.append('n/a')
                 continue
             mean, spread, _ = s['stats'][key]
             cell = f'{mean:.3f} ± {spread:.3f}'
-            if base is not None and config != configs[0] and base['stats'][key] is not None:
-                cell += f' ({mean - base["stats"][key][0]:+.3f})'
+            if base is not None and config != configs[0] and base['stats'].get(key) is not None:
+                cell += f' ({mean - base["stats"][key][0]:+.3f}'
+                cell += (' †)' if beyond_spread(s['stats'][key], base['stats'][key]) else ')')
             if len(summary) > 1 and f'{mean:.3f}' == f'{best[key]:.3f}':
                 cell = f'**{cell}**'
             cells.append(cell)
@@ -403,15 +524,21 @@ def markdown(summary, configs, runs, command):
     return ('# Ablation\n\n' + f'`{command}`\n\n'
             + (f'Options of every run: `{" ".join(opts)}`\n\n' if opts else '')
             + 'Mean ± spread over seeds (population standard deviation); in brackets the '
-            f'difference of the means against `{runs[configs[0]][0].name}`; in bold the best '
-            'mean of each column; n/a where the test data has no category of the group. '
-            'Test-time variants reuse the checkpoint of the config they '
-            'name (min/run: test only).\n\n' + '\n'.join(lines) + '\n')
+            f'difference of the means against `{runs[configs[0]][0].name}`, marked † where it '
+            'exceeds the two rows\' spreads together (their mean ± spread intervals do not '
+            'overlap); in bold the best mean of each column; n/a where the test data has no '
+            'category of the group. Fixed AP: the config\'s `fixed_ap_test` (no per-image '
+            'cap, a cap per category over the test set). Test-time variants reuse the '
+            'checkpoint of the config they name (min/run: test only).\n\n'
+            + '\n'.join(lines) + '\n')
 
 
 def short_label(name):
+    """The remedy field of a config name: the 5th of mmdet's 7 fields
+    ({algorithm}_{backbone}_{neck}_{init}_{remedy}_{schedule}_{data}), else the one before the
+    data field."""
     parts = name.split('_')
-    return parts[-2] if len(parts) > 2 else name
+    return parts[4] if len(parts) == 7 else parts[-2] if len(parts) > 2 else name
 
 
 def plot(summary, configs, runs, out):
@@ -427,8 +554,8 @@ def plot(summary, configs, runs, out):
     for ax, task in zip(axes, TASKS):
         for i, config in enumerate(done):
             st = summary[config]['stats']
-            means = [st[(task, g)][0] if st[(task, g)] else np.nan for g in GROUPS]
-            errs = [st[(task, g)][1] if st[(task, g)] else 0.0 for g in GROUPS]
+            means = [st[(task, g)][0] if st.get((task, g)) else np.nan for g in GROUPS]
+            errs = [st[(task, g)][1] if st.get((task, g)) else 0.0 for g in GROUPS]
             ax.bar(x + (i - (len(done) - 1) / 2) * width, means, width, yerr=errs, capsize=2,
                    color=colours[i], label=short_label(runs[config][0].name),
                    hatch='//' if summary[config]['retest'] else None)
@@ -485,6 +612,11 @@ def main(argv=None):
         fail(f'--cfg-options {seed_options[0]}: ablate.py sets each run\'s seed from --seeds '
              '(randomness.seed = S, the config\'s other randomness options kept); give the '
              'seeds there')
+    if args.publish and (len(args.configs) != 1 or len(args.seeds) != 1):
+        fail(f'--publish {args.publish}: give exactly one config and one seed (the run whose '
+             'checkpoint is published)')
+    if args.publish and osp.isdir(args.publish):
+        fail(f'--publish {args.publish}: is a folder; give the checkpoint file to write')
     if args.report_only:
         if not osp.isdir(args.work_dir):
             fail(f'--work-dir {args.work_dir}: no such folder, so no finished run to report')
@@ -512,6 +644,16 @@ def main(argv=None):
         fail(f'{args.work_dir}: cannot write the report ({e.strerror or e})')
     print(md)
     print(f'written: {args.work_dir}/ablation.md, {args.work_dir}/ablation.png')
+    if args.publish:
+        run = runs[args.configs[0]][0]
+        if run.source is not None:
+            fail(f'--publish: {run.config} is a test-time variant; publish a trained run')
+        if not run.finished():
+            fail(f'--publish {args.publish}: {run.name} seed {run.seed} has not finished')
+        try:
+            publish(run, args.publish)
+        except OSError as e:
+            fail(f'--publish {args.publish}: cannot write it ({e.strerror or e})')
 
 
 if __name__ == '__main__':

@@ -16,7 +16,7 @@ from mmdet.registry import DATASETS, TRANSFORMS
 from mmdet_lvis_fed.engine.checks import MaskMixingCheckHook
 from tests.conftest import ROOT
 
-BASE = osp.join(ROOT, 'configs', 'demo', 'longtail', 'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+BASE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 init_default_scope('mmdet')            # pipelines resolve mmdet's transforms, as in a run
 

@@ -16,8 +16,7 @@ from mmengine.runner import Runner
 from mmdet_lvis_fed.engine.topk_test_loop import TopKPerClass
 from tests.conftest import ROOT
 
-BASELINE = osp.join(ROOT, 'configs', 'demo', 'longtail',
-                    'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+BASELINE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 PIECE = osp.join(ROOT, 'configs', '_base_', 'lvis-fixed-ap_test.py')
 K = 40          # per class over 2 images: most classes have about twice as many
 IMAGES = 2

@@ -21,11 +21,11 @@ from tests.conftest import ROOT
 
 K = 3
 FREQ = np.array([0.4, 0.05, 0.002])
-LONGTAIL = osp.join(ROOT, 'configs', 'demo', 'longtail')
-BASELINE = osp.join(LONGTAIL, 'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
-BASELINE_CALIB = osp.join(LONGTAIL, 'mask-rcnn_r18_fpn_gn-scratch_baseline-calib_demo-lt.py')
-BEST = osp.join(LONGTAIL, 'mask-rcnn_r18_fpn_gn-scratch_best_demo-lt.py')
-BEST_CALIB = osp.join(LONGTAIL, 'mask-rcnn_r18_fpn_gn-scratch_best-calib_demo-lt.py')
+CONFIGS = osp.join(ROOT, 'tests', 'data', 'configs')
+BASELINE = osp.join(CONFIGS, 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
+BASELINE_CALIB = osp.join(CONFIGS, 'mask-rcnn_r18_fpn_gn-scratch_calib_demo.py')
+BEST = osp.join(CONFIGS, 'mask-rcnn_r18_fpn_gn-scratch_rfs-fed-loss_demo.py')
+BEST_CALIB = osp.join(CONFIGS, 'mask-rcnn_r18_fpn_gn-scratch_rfs-fed-loss-calib_demo.py')
 
 
 def sigmoid(z):

@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import DATASETS, MODELS
 from tests.conftest import ROOT
 
-FED = osp.join(ROOT, 'configs', 'demo', 'longtail', 'mask-rcnn_r18_fpn_gn-scratch_fed-loss_demo-lt.py')
+FED = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_rfs-fed-loss_demo.py')
 
 
 def expected_weights(rois, labels, lists, k):

@@ -15,7 +15,11 @@ import pytest
 from tests.conftest import ROOT
 
 ABLATE = osp.join(ROOT, 'tools', 'ablate.py')
-BASE = osp.join(ROOT, 'configs', 'demo', 'longtail', 'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+BASE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
+LT_BASE = osp.join(ROOT, 'configs', 'demo', 'longtail',
+                   'mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py')
+PRETRAIN = osp.join(ROOT, 'configs', 'demo', 'study',
+                    'mask-rcnn_r18_fpn_gn-scratch_base-pretrain_study.py')
 
 
 def tiny_options(demo_root):
@@ -261,3 +265,140 @@ def test_an_undefined_group_is_na_not_a_bold_minus_one(tmp_path):
     assert cells[2] == '**0.150 ± 0.050** (+0.000)' or cells[2].startswith('**0.150')
     plot(summary, ['base', 'other'], runs, str(tmp_path / 'a.png'))
     assert (tmp_path / 'a.png').stat().st_size > 0
+
+
+def fake_run(name, seeds_values, source=None):
+    """Runs of one config whose every metric is the given value per seed."""
+    from types import SimpleNamespace
+
+    def one(seed, value):
+        metrics = {f'{p}lvis_fed/{t}_{g}': value for p in ('', 'fixed/') for t in ('bbox', 'segm')
+                   for g in ('AP', 'APr', 'APc', 'APf', 'AP50')}
+        m = dict(metrics=metrics, seed=seed, train_s=60.0, test_s=30.0, fixed_ap_test_s=30.0)
+        return SimpleNamespace(name=name, config=f'{name}.py', options=[], source=source,
+                               finished=lambda: m)
+    return [one(s, v) for s, v in enumerate(seeds_values)]
+
+
+def test_a_difference_is_marked_only_beyond_both_spreads():
+    """base 0.10 +- 0.01; 'far' 0.13 +- 0.01 (difference 0.03 > 0.01 + 0.01: marked); 'near'
+    0.11 +- 0.005 (0.01 < 0.01 + 0.005: unmarked); a row of one seed is never marked."""
+    sys.path.insert(0, ROOT)
+    from tools.ablate import markdown, summarise
+    runs = {'base': fake_run('base', [0.09, 0.11]), 'far': fake_run('far', [0.12, 0.14]),
+            'near': fake_run('near', [0.105, 0.115]), 'one': fake_run('one', [0.5])}
+    configs = list(runs)
+    summary = summarise(configs, runs)
+    assert summary['far']['stats'][('bbox', 'AP')] == pytest.approx((0.13, 0.01, 2))
+    assert summary['base']['minutes'] == 2.0                   # train + test + Fixed AP test
+    md = markdown(summary, configs, runs, 'cmd')
+    rows = {line.split(']')[0][3:]: [c.strip() for c in line.split('|')[1:-1]]
+            for line in md.splitlines() if line.startswith('| [')}
+    head = next(line for line in md.splitlines() if line.startswith('| config'))
+    assert [c.strip() for c in head.split('|')[1:-1]][2:8] == [
+        'box AP', 'box APr', 'box APc', 'box APf', 'box AP50', 'box Fixed AP']
+    assert rows['far'][2] == '0.130 ± 0.010 (+0.030 †)'
+    assert rows['near'][2] == '0.110 ± 0.005 (+0.010)'
+    assert '†' not in ''.join(rows['one'])
+
+
+def test_the_estimate_counts_what_is_left_of_each_kind():
+    sys.path.insert(0, ROOT)
+    from tools.ablate import estimate_left
+    durations = {'train': [100.0, 140.0], 'test': [30.0]}
+    # 3 trainings and 2 tests to start, one training running for 50 s, 2 at a time:
+    # (3 x 120 + 2 x 30 + (120 - 50)) / 2
+    assert estimate_left(durations, ['train'] * 3 + ['test'] * 2, [('train', 50.0)], 2) == 245.0
+    assert estimate_left({'train': [100.0], 'test': []}, ['test'], [], 2) is None
+
+
+def test_the_fixed_ap_test_replaces_the_loop_and_merges_the_rest():
+    sys.path.insert(0, ROOT)
+    from mmengine.config import Config
+    from tools.ablate import fixed_ap_config
+    cfg = Config.fromfile(LT_BASE)
+    fixed = fixed_ap_config(cfg)
+    assert fixed.test_cfg == dict(type='TopKTestLoop', max_dets_per_cat=82)
+    assert fixed.model.test_cfg.rcnn.max_per_img == -1 and fixed.model.test_cfg.rcnn.score_thr == 0
+    assert fixed.model.test_cfg.rpn == cfg.model.test_cfg.rpn         # merged, not replaced
+    assert fixed.test_evaluator.type == 'LVISFedMetric' and fixed.test_evaluator.max_dets == -1
+    assert fixed.test_evaluator.max_dets_per_cat == 82
+    assert cfg.test_cfg.type == 'TestLoop'                             # the original untouched
+    cfg.fixed_ap_test = dict(cfg.fixed_ap_test, test_dataloader=dict())
+    with pytest.raises(ValueError, match=r"sets \['test_dataloader'\]"):
+        fixed_ap_config(cfg)
+
+
+def fake_pretrained(tmp_path):
+    """A checkpoint of the pretraining config's model (random weights, the base set's classes)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmdet.registry import MODELS
+    import mmdet_lvis_fed.plugin  # noqa: F401
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(PRETRAIN)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    path = tmp_path / 'pretrained.pth'
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=cfg.classes))), str(path))
+    return str(path)
+
+
+def test_the_long_tail_family_runs_end_to_end_with_fixed_ap(tmp_path, study_root):
+    """The ablation's smoke test: the baseline, fine-tuned 2 iterations from a pretrained
+    checkpoint with backbone and FPN frozen, tested twice (AP, then Fixed AP through the two-pass
+    loop); the table has both columns, and a changed start checkpoint is another run."""
+    ckpt = fake_pretrained(tmp_path)
+    w = str(tmp_path / 'w')
+    opts = [o for o in tiny_options(study_root)] + [f'custom_hooks.0.checkpoint={ckpt}']
+    out = ablate(LT_BASE, '--work-dir', w, '--cfg-options', *opts)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert '[1/1]' in out.stdout and 'elapsed' in out.stdout and 'left' in out.stdout
+    (metrics_path,) = os.popen(f'find {w} -name metrics.json').read().split()
+    m = json.load(open(metrics_path))
+    assert {'lvis_fed/bbox_AP', 'lvis_fed/segm_APr', 'fixed/lvis_fed/bbox_AP',
+            'fixed/lvis_fed/segm_AP'} <= set(m['metrics'])
+    assert m['fixed_ap_test_s'] > 0 and ckpt in m['inputs']
+    log = open(osp.join(osp.dirname(metrics_path), 'run.log')).read()
+    assert "FreezeModulesHook: ['backbone', 'neck'] frozen" in log
+    assert 'pass 1 of 2' in log                                   # the TopKTestLoop ran
+    md = open(osp.join(w, 'ablation.md')).read()
+    assert 'box Fixed AP' in md and 'mask AP50' in md
+    sys.path.insert(0, ROOT)
+    from tools.ablate import Run
+    key = Run(LT_BASE, 0, w, opts).key
+    with open(ckpt, 'ab') as f:                       # a retrained pretraining: new bytes
+        f.write(b'\0')
+    assert Run(LT_BASE, 0, w, opts).key != key
+
+
+def test_publish_links_the_tested_checkpoint_once(tmp_path):
+    from types import SimpleNamespace
+    sys.path.insert(0, ROOT)
+    from tools.ablate import publish
+    src = tmp_path / 'run' / 'epoch_4.pth'
+    src.parent.mkdir()
+    src.write_bytes(b'weights')
+    run = SimpleNamespace(test_checkpoint=lambda: str(src))
+    dest = tmp_path / 'pub' / 'pre.pth'
+    publish(run, str(dest))
+    assert dest.read_bytes() == b'weights' and osp.samefile(src, dest)
+    publish(run, str(dest))                                       # already: nothing changes
+    assert sorted(os.listdir(dest.parent)) == ['pre.pth']
+    new = tmp_path / 'run2' / 'epoch_4.pth'
+    new.parent.mkdir()
+    new.write_bytes(b'retrained')
+    publish(SimpleNamespace(test_checkpoint=lambda: str(new)), str(dest))
+    assert dest.read_bytes() == b'retrained' and sorted(os.listdir(dest.parent)) == ['pre.pth']
+
+
+def test_publish_refusals(tmp_path):
+    cfg = copy_config(tmp_path, 'a')
+    out = ablate(cfg, '--seeds', '0', '1', '--publish', str(tmp_path / 'p.pth'),
+                 '--work-dir', str(tmp_path / 'w'))
+    assert out.returncode == 2 and 'exactly one config and one seed' in out.stderr
+    out = ablate(cfg, '--publish', str(tmp_path), '--work-dir', str(tmp_path / 'w'))
+    assert out.returncode == 2 and 'is a folder' in out.stderr

@@ -16,8 +16,7 @@ from mmengine.dataset import pseudo_collate
 from tests.conftest import ROOT
 from tools import calibrate
 
-BASELINE = osp.join(ROOT, 'configs', 'demo', 'longtail',
-                    'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+BASELINE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 GAMMAS = [0.0, 0.5, 1.0]
 
 
@@ -174,13 +173,14 @@ def test_validation_split_is_the_training_files_val_split():
     """Under wrappers (copy-paste's MultiImageMixDataset) and samplers: the innermost training
     dataset with split='val', test mode, the test pipeline and the test not_exhaustive rule."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'longtail',
-                                   'mask-rcnn_r18_fpn_gn-scratch_copy-paste-jitter_demo-lt.py'))
+                                   'mask-rcnn_r18_fpn_base-frozen_copy-paste-jitter_300it_'
+                                   'study-9cat.py'))
     ds, trained_on_val = calibrate.val_split_config(cfg)
     assert ds['type'] == 'LVISFedDataset' and ds['split'] == 'val' and ds['test_mode'] is True
     assert ds['ann_file'] == cfg.train_dataloader.dataset.dataset.ann_file
     assert ds['pipeline'] == cfg.test_dataloader.dataset.pipeline
     assert ds['not_exhaustive'] == 'exclude' and 'filter_cfg' not in ds
-    assert trained_on_val           # the demo trains on the whole train file
+    assert not trained_on_val       # the ablation trains on the split's train part
 
 
 # --- the error contract ----------------------------------------------------------------------

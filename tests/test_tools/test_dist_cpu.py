@@ -14,8 +14,7 @@ from mmengine.config import Config
 from mmdet.apis import init_detector
 from tests.conftest import ROOT
 
-CONFIG = osp.join(ROOT, 'configs', 'demo', 'longtail',
-                  'mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py')
+CONFIG = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 
 
 def options(demo_root):

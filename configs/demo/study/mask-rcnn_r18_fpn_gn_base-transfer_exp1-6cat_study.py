@@ -35,7 +35,9 @@ param_scheduler = [
 optim_wrapper = dict(optimizer=dict(lr=0.01), clip_grad=dict(max_norm=10))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=1))
 
-pretrained = 'work_dirs/experiments/pretrain/epoch_8.pth'
+# The detector `make pretrain` trains once (a keyed run of tools/ablate.py, published here; the
+# bytes of this file are part of every run key, so a retrained detector trains these again).
+pretrained = 'work_dirs/pretrain/mask-rcnn_r18_fpn_gn-scratch_base-pretrain_study.pth'
 custom_hooks = [
     dict(type='ValidationLossHook', patience=3),
     dict(type='TransferWeightsHook', checkpoint=pretrained,

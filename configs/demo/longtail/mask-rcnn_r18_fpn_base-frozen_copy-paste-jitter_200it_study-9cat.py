@@ -1,7 +1,9 @@
 # Copy-paste (objects of one training image pasted onto another, FedCopyPaste keeping the
-# federated lists true) with scale jitter (0.5-1.5, cropped and padded back to 160 x 160) and
-# photometric distortion. Rare objects appear in new contexts and at new scales.
-_base_ = ['./mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py', '../../_base_/longtail.py']
+# federated lists true) with scale jitter (0.5-1.5, cropped and padded back to 128 x 128) and
+# photometric distortion: rare objects appear in new contexts and at new scales. The report's
+# Mosaic is refused on mask models (MaskMixingCheckHook): mmdet's Mosaic and MixUp move the boxes
+# but leave gt_masks as they were, so the masks would no longer belong to their boxes.
+_base_ = ['./mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py', '../../_base_/longtail.py']
 
 size = _base_.img_scale
 load_pipeline = [

@@ -1,6 +1,6 @@
-# The best combination of the first round: repeat-factor sampling with the federated loss, trained
-# on not-exhaustive images too.
-_base_ = ['./mask-rcnn_r18_fpn_gn-scratch_baseline_demo-lt.py', '../../_base_/longtail.py']
+# The tests' small demo model with repeat-factor sampling and the federated loss, trained on the
+# not-exhaustive images too.
+_base_ = ['./mask-rcnn_r18_fpn_gn-scratch_demo.py', '../../../configs/_base_/longtail.py']
 
 model = dict(roi_head=dict(type='FedRoIHead', bbox_head=dict(
     type='FedBBoxHead', loss_cls=dict(_base_.fed_loss, num_classes=_base_.num_classes))))
