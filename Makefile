@@ -60,7 +60,7 @@ pretrain: env data/study/annotations/lvis_v1_val.json
 # Resumable (finished runs with the same key are reused). Writes work_dirs/ablation/ablation.md
 # and .png. Measured: configs/demo/longtail/README.md.
 LT      := configs/demo/longtail
-LT_BASE := $(LT)/mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py
+LT_BASE := $(LT)/mask-rcnn_r18_fpn_base-frozen_baseline_150it_study-9cat.py
 JOBS_AB ?= 2
 SEEDS_AB ?= 0 1 2
 ablation: pretrain

@@ -28,7 +28,8 @@
 # convolutions over those RoIs are most of its time. At LVIS-val scale 10,000 per class keep
 # 12.0M detections over 19,809 images, about 600 per image (a standard LVIS test keeps up to
 # 300); a test set too small for the cap to bind keeps every detection. Measured with the
-# long-tail demo baseline trained by `mim train` (its 300 iterations, seed 0; R18, 24 classes,
+# long-tail demo baseline of the time (now tests/data/configs/mask-rcnn_r18_fpn_gn-scratch_demo.py)
+# trained by `mim train` (its 300 iterations, seed 0; R18, 24 classes,
 # 160 x 160 images, 300 proposals) on the first 40 test images, one CPU thread, `mim test`
 # (wall clock of the whole command, peak RSS), in one session on a shared 2-core machine:
 #   - standard test (up to 50 per image, bbox and segm): 16.4 s (0.25 s per image), 0.62 GB;

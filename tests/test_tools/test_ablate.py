@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 ABLATE = osp.join(ROOT, 'tools', 'ablate.py')
 BASE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 LT_BASE = osp.join(ROOT, 'configs', 'demo', 'longtail',
-                   'mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py')
+                   'mask-rcnn_r18_fpn_base-frozen_baseline_150it_study-9cat.py')
 PRETRAIN = osp.join(ROOT, 'configs', 'demo', 'study',
                     'mask-rcnn_r18_fpn_gn-scratch_base-pretrain_study.py')
 

@@ -173,7 +173,7 @@ def test_validation_split_is_the_training_files_val_split():
     """Under wrappers (copy-paste's MultiImageMixDataset) and samplers: the innermost training
     dataset with split='val', test mode, the test pipeline and the test not_exhaustive rule."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'longtail',
-                                   'mask-rcnn_r18_fpn_base-frozen_copy-paste-jitter_300it_'
+                                   'mask-rcnn_r18_fpn_base-frozen_copy-paste-jitter_150it_'
                                    'study-9cat.py'))
     ds, trained_on_val = calibrate.val_split_config(cfg)
     assert ds['type'] == 'LVISFedDataset' and ds['split'] == 'val' and ds['test_mode'] is True

@@ -3,7 +3,7 @@
 # photometric distortion: rare objects appear in new contexts and at new scales. The report's
 # Mosaic is refused on mask models (MaskMixingCheckHook): mmdet's Mosaic and MixUp move the boxes
 # but leave gt_masks as they were, so the masks would no longer belong to their boxes.
-_base_ = ['./mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py', '../../_base_/longtail.py']
+_base_ = ['./mask-rcnn_r18_fpn_base-frozen_baseline_150it_study-9cat.py', '../../_base_/longtail.py']
 
 size = _base_.img_scale
 load_pipeline = [

@@ -1,6 +1,6 @@
 # Seesaw loss (Wang et al. 2021) with a normalised linear classifier (mmdet's, its class counts
 # frozen outside training).
-_base_ = ['./mask-rcnn_r18_fpn_base-frozen_baseline_200it_study-9cat.py', '../../_base_/longtail.py']
+_base_ = ['./mask-rcnn_r18_fpn_base-frozen_baseline_150it_study-9cat.py', '../../_base_/longtail.py']
 
 model = dict(roi_head=dict(bbox_head=dict(
     cls_predictor_cfg=_base_.normed_linear,
