@@ -48,8 +48,9 @@ class FreezeModulesHook(Hook):
 
     def before_train(self, runner):
         model = self._model(runner)
+        self._kept = self._frozen(runner)     # looked up once, not at every iteration
         frozen = 0
-        for module in self._frozen(runner):
+        for module in self._kept:
             for p in module.parameters():
                 p.requires_grad_(False)
                 frozen += p.numel()
@@ -62,6 +63,6 @@ class FreezeModulesHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         # The train loop calls model.train() (at its start, and after a validation), which would
         # put BatchNorm back into training mode.
-        for module in self._frozen(runner):
+        for module in self._kept:
             if module.training:
                 module.eval()

@@ -24,6 +24,7 @@ _base_ = [
     '../../_base_/datasets/lvis-fed_study.py',
     '../../_base_/schedules/sgd_step.py',
     '../../_base_/default_runtime.py',
+    '../../_base_/lvis-fixed-ap_test.py',
 ]
 
 classes = ('orange_circle', 'orange_square',                     # frequent
@@ -72,11 +73,13 @@ log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False)
 
 # Fixed AP (Dave et al. 2021), the second test tools/ablate.py runs on each checkpoint: the
-# two-pass TopKTestLoop of ../../_base_/lvis-fixed-ap_test.py, no per-image cap, and the per-class
-# cap scaled to this test set as LVIS val's: 10,000 per class over 19,809 images is 0.5 per class
-# per image, so 82 per class over the 163 test images that hold these categories (at 10,000
-# nothing would be cut here). mim test runs it with these three values as a child config.
+# two-pass TopKTestLoop and the uncapped model of ../../_base_/lvis-fixed-ap_test.py, with the
+# per-class cap scaled to this test set as LVIS val's: 10,000 per class over 19,809 images is 0.5
+# per class per image, so 82 per class over the 163 test images that hold these categories (at
+# 10,000 nothing would be cut here). The evaluator is this config's (box and mask, no Boundary AP
+# or AP-pool: the piece's evaluator adds them) with the piece's caps. mim test runs it with these
+# three values as a child config.
 fixed_ap_test = dict(
-    test_cfg=dict(type='TopKTestLoop', max_dets_per_cat=82),
-    model=dict(test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=-1))),
+    test_cfg=dict(_base_.fixed_ap_test_loop, max_dets_per_cat=82),
+    model=dict(test_cfg=_base_.fixed_ap_test_cfg),
     test_evaluator=dict(max_dets=-1, max_dets_per_cat=82, classwise=False))
