@@ -1,5 +1,6 @@
-"""Run mmdet's train.py or test.py as one process of a multi-process CPU job (gloo backend):
-the code of tools/dist_cpu.py (also `torchrun ... -m mmdet_lvis_fed.dist_cpu`).
+"""Multi-process CPU jobs (gloo backend): mmdet's train.py or test.py as one process of such a job
+(the code of tools/dist_cpu.py, also `torchrun ... -m mmdet_lvis_fed.dist_cpu`), and the one way
+the package and its tests start the processes of a local job themselves (`start_local_ranks`).
 
     .venv/bin/torchrun --nproc-per-node 2 tools/dist_cpu.py train CONFIG [train.py options]
     .venv/bin/torchrun --nproc-per-node 2 tools/dist_cpu.py test CONFIG CHECKPOINT [options]
@@ -18,6 +19,36 @@ import runpy
 import sys
 
 from .io import fail
+
+def free_port():
+    """A free TCP port on 127.0.0.1 for a local job's rendezvous (MASTER_PORT)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def start_local_ranks(command, world_size, env=None, rank_kwargs=None, **popen_kwargs):
+    """Start the `world_size` processes of one gloo job on this machine, with the variables
+    torchrun gives (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, one free
+    MASTER_PORT) and OMP_NUM_THREADS=1, over `env` (default: this process's environment).
+    `command` is the argument list of every rank, or a function of the rank that returns it;
+    `popen_kwargs` go to subprocess.Popen, with `rank_kwargs(rank)` (a dict: a rank's own log
+    file) over them. Returns the processes in rank order: the caller waits
+    for them (or kills them)."""
+    import subprocess
+    port = str(free_port())
+    procs = []
+    for rank in range(world_size):
+        rank_env = dict(os.environ if env is None else env, MASTER_ADDR='127.0.0.1',
+                        MASTER_PORT=port, WORLD_SIZE=str(world_size), RANK=str(rank),
+                        LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world_size),
+                        OMP_NUM_THREADS='1')
+        cmd = command(rank) if callable(command) else command
+        kwargs = dict(popen_kwargs, **(rank_kwargs(rank) if rank_kwargs else {}))
+        procs.append(subprocess.Popen(cmd, env=rank_env, **kwargs))
+    return procs
+
 
 WRAPPER = ['model_wrapper_cfg.type=MMDistributedDataParallel', 'model_wrapper_cfg.device_ids=None',
            'model_wrapper_cfg.broadcast_buffers=False']

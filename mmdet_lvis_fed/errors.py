@@ -28,3 +28,9 @@ def describe(value, limit=40):
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be loaded, or not safely. The message is one line that names
     the file: ``FILE: not a PyTorch checkpoint (...)``."""
+
+
+class CommandError(Exception):
+    """A request that a command cannot carry out (a run that failed, a lock another process holds,
+    an output that is an input). Raised by the package's experiment and benchmark code; the
+    command-line tools print its message as their one line, ``error: ...``, exit status 2."""

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import tempfile
 
 from .errors import LVISFormatError
@@ -128,6 +129,93 @@ def atomic_write_text(text, path):
 
 def atomic_write_json(obj, path):
     return atomic_write(path, lambda f: json.dump(obj, f))
+
+
+_DIGESTS = {}
+
+
+def file_digest(path):
+    """SHA-256 of the whole file at `path` (hex): the one answer to "has this file changed?" for
+    every key in the package (a run's inputs, a shared data list's annotation file). The content,
+    not the mtime: re-rendering the same bytes is the same file, and any change of a byte is
+    another. Hashed once per version of the file in a process (every seed of a config and every
+    dataset of a job read the same files): a version is the inode, size, mtime and ctime, and the
+    ctime changes with every write, also one that sets the mtime back. About 0.7 s for LVIS v1
+    train (1.1 GB) at 1.5 GB/s."""
+    import hashlib
+    st = os.stat(path)
+    key = (osp.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def _leftovers(out_dir):
+    parent, name = osp.split(out_dir)
+    if not osp.isdir(parent):
+        return [], []
+    names = os.listdir(parent)
+    return ([osp.join(parent, n) for n in names if n.startswith(f'.{name}.tmp-')],
+            [osp.join(parent, n) for n in names if n.startswith(f'.{name}.old-')])
+
+
+def _recover(out_dir):
+    """Undo what a killed run left: its temporary folder goes; a previous set that it had moved
+    aside but not yet replaced comes back."""
+    tmps, olds = _leftovers(out_dir)
+    for path in tmps:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in sorted(olds):
+        if not osp.exists(out_dir):
+            os.rename(path, out_dir)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def write_folder(outputs, out_dir):
+    """Write {file name: text, or an object written as JSON} as the whole content of folder
+    `out_dir`: into a temporary folder beside it first, then put in place.
+
+    The old set is moved aside, the new one renamed in (SIGINT, SIGTERM, SIGHUP and SIGQUIT
+    deferred until both are done), the old one removed: a kill leaves either set in place. Only a
+    SIGKILL in the microseconds between the two renames leaves `out_dir` absent, the old set
+    moved aside as `.NAME.old-*`: the next run puts it back before anything else. Never a
+    mix. A symlink `out_dir` keeps pointing where it did: the set is written into its target. `out_dir` may hold only this tool's files (nothing else is moved away with the old
+    set). Returns the folder written.
+    """
+    out_dir = osp.realpath(out_dir)
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise OSError(f'{out_dir}: exists and is not a folder')
+    _recover(out_dir)
+    if osp.isdir(out_dir):
+        other = sorted(set(os.listdir(out_dir)) - set(outputs))
+        if other:
+            raise OSError(f'{out_dir}: holds files this tool did not write ({", ".join(other[:3])}'
+                          f'{", ..." if len(other) > 3 else ""}); choose a new or empty folder')
+    parent, name = osp.split(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+    try:
+        os.chmod(tmp, 0o777 & ~umask())
+        for fname, content in outputs.items():
+            atomic_write_text(content if isinstance(content, str) else json.dumps(content),
+                              osp.join(tmp, fname))
+        if not osp.isdir(out_dir):
+            os.rename(tmp, out_dir)
+        else:
+            old = tmp.replace('.tmp-', '.old-')
+            with deferred_signals():        # Ctrl-C / SIGTERM: after both renames
+                os.rename(out_dir, old)
+                os.rename(tmp, out_dir)
+            shutil.rmtree(old)
+    finally:
+        if osp.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
 
 
 class ToolParser(argparse.ArgumentParser):

@@ -36,32 +36,19 @@ import traceback
 
 import numpy as np
 
+from .procfs import start_time
+
 PREFIX = 'mmdet_lvis_fed_'
 SHM_DIR = '/dev/shm'
 _MAGIC = b'LVISFED1'
 # magic, key (32 hex digits), length of the pickled state, number of records, length of the data
 _HEADER = struct.Struct('<8s32sQQQ')
 KEY_CHARS = 32
-_EDGE = 1 << 20       # bytes hashed at each end of a file by `file_identity`
 
 
 def digest(*parts) -> str:
     """A 32-hex-digit key of `parts` (their reprs)."""
     return hashlib.blake2b(repr(parts).encode(), digest_size=KEY_CHARS // 2).hexdigest()
-
-
-def file_identity(path):
-    """(size, mtime in ns, blake2b of the first and last MiB) of the file at `path`: what a key
-    needs to tell two versions of a file apart, in microseconds instead of the seconds a hash of
-    a 1 GB file takes."""
-    st = os.stat(path)
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, 'rb') as f:
-        h.update(f.read(_EDGE))
-        if st.st_size > _EDGE:
-            f.seek(max(_EDGE, st.st_size - _EDGE))
-            h.update(f.read())
-    return st.st_size, st.st_mtime_ns, h.hexdigest()
 
 
 def boot_id() -> str:
@@ -70,17 +57,6 @@ def boot_id() -> str:
             return f.read().strip().replace('-', '')[:12]
     except OSError:
         return 'unknown'
-
-
-def start_time(pid):
-    """The start time of process `pid` (clock ticks after boot, /proc/PID/stat field 22), or None
-    when there is no such process. With the PID it names a process even after PIDs wrap."""
-    try:
-        with open(f'/proc/{pid}/stat', 'rb') as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat.rsplit(b')', 1)[1].split()[19].decode()   # fields from 3 on follow the name
 
 
 def segment_name(key: str, pid=None) -> str:

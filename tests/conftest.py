@@ -1,6 +1,4 @@
-import copy
 import json
-import logging
 import os.path as osp
 import subprocess
 import sys
@@ -26,30 +24,6 @@ def mmdet_scope():
 @pytest.fixture
 def lvis_val_100():
     return LVIS_VAL_100
-
-
-def lvis_reference(gt, results, iou_type, cat_ids=None, img_ids=None):
-    """lvis-api 0.5.3 on in-memory data: the independent reference for exact numbers.
-
-    lvis-api calls np.float (gone since numpy 1.24): the shim is set here, in tests only.
-    """
-    np.float = float
-    from lvis import LVIS, LVISEval, LVISResults
-
-    class InMemory(LVIS):
-        def __init__(self, dataset):
-            self.logger = logging.getLogger('lvis')
-            self.dataset = dataset
-            self._create_index()
-
-    g = InMemory(copy.deepcopy(gt))
-    ev = LVISEval(g, LVISResults(g, copy.deepcopy(results)), iou_type)
-    if cat_ids is not None:
-        ev.params.cat_ids = sorted(cat_ids)
-    if img_ids is not None:
-        ev.params.img_ids = sorted(img_ids)
-    ev.run()
-    return ev
 
 
 def mmdet_lvis_metric(ann, samples, prefix):

@@ -15,6 +15,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdet.apis import init_detector
 from mmdet.registry import DATA_SAMPLERS, DATASETS, MODELS
+from mmdet_lvis_fed import wrappers
 from mmdet_lvis_fed.testing import lvis_v1
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -28,11 +29,7 @@ LVIS_V1_NAMES = tuple(c['name'] for c in lvis_v1.lvis_v1_categories())
 
 def dataset_chain(loader_cfg):
     """A dataloader's dataset configs from the outermost wrapper to the innermost dataset."""
-    chain, ds = [], loader_cfg.get('dataset')
-    while isinstance(ds, dict):
-        chain.append(ds)
-        ds = ds.get('dataset')
-    return chain
+    return wrappers.dataset_chain(loader_cfg.get('dataset'))
 
 
 def named_classes(cfg):

@@ -87,3 +87,31 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
     other.write_text('not ours')
     assert io.remove_stale_temporaries(str(target)) == [str(stale)]
     assert not stale.exists() and other.exists() and target.read_text() == 'keep'
+
+
+def test_file_digest_is_the_content_whatever_the_mtime(tmp_path):
+    import hashlib
+    path = tmp_path / 'lvis.json'
+    path.write_bytes(b'{"images": []}')
+    assert io.file_digest(str(path)) == hashlib.sha256(b'{"images": []}').hexdigest()
+    os.utime(path, ns=(1, 1))                     # touched: the same file
+    assert io.file_digest(str(path)) == hashlib.sha256(b'{"images": []}').hexdigest()
+    path.write_bytes(b'{"images": [1]}')          # rewritten, the old mtime put back
+    os.utime(path, ns=(1, 1))
+    assert io.file_digest(str(path)) == hashlib.sha256(b'{"images": [1]}').hexdigest()
+    copy = tmp_path / 'copy.json'                 # another path, the same bytes
+    copy.write_bytes(b'{"images": [1]}')
+    assert io.file_digest(str(copy)) == io.file_digest(str(path))
+
+
+def test_write_folder_replaces_the_whole_folder(tmp_path):
+    out = tmp_path / 'set'
+    io.write_folder({'a.json': {'x': 1}, 'b.txt': 'b'}, str(out))
+    assert sorted(os.listdir(out)) == ['a.json', 'b.txt'] and (out / 'b.txt').read_text() == 'b'
+    io.write_folder({'a.json': [2], 'b.txt': 'c'}, str(out))
+    assert (out / 'a.json').read_text() == '[2]' and (out / 'b.txt').read_text() == 'c'
+    (out / 'mine.txt').write_text('a user file')       # never moved away with the old set
+    with pytest.raises(OSError, match='holds files this tool did not write'):
+        io.write_folder({'a.json': [3], 'b.txt': 'd'}, str(out))
+    assert (out / 'a.json').read_text() == '[2]' and (out / 'mine.txt').exists()
+    assert sorted(os.listdir(tmp_path)) == ['set']      # no temporary folder left

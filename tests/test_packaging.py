@@ -27,3 +27,8 @@ def test_wheel_has_the_runtime_data_files(tmp_path):
             if osp.isfile(p) and not p.endswith(('.py', '.pyc'))}
     assert data <= names
     assert 'mmdet_lvis_fed/testing/synthetic.py' in names
+    # every module, so that a folder without __init__.py (which packages.find skips) is caught:
+    # the tools import mmdet_lvis_fed.experiments and .benchmarks from the installed package
+    modules = {osp.relpath(p, ROOT) for p in glob.glob(osp.join(pkg, '**', '*.py'),
+                                                       recursive=True)}
+    assert modules <= names, sorted(modules - names)

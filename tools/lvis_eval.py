@@ -38,20 +38,13 @@ status 2, and no --out written.
 """
 import argparse
 import os
-import os.path as osp
 import sys
-import time
 
-import numpy as np
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmdet_lvis_fed.errors import LVISFormatError  # noqa: E402
-from mmdet_lvis_fed.evaluation.federated_eval import IOU_TYPES, evaluate  # noqa: E402
-from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth  # noqa: E402
-from mmdet_lvis_fed.evaluation.report import frequency_table, per_category_table  # noqa: E402
-from mmdet_lvis_fed.evaluation.results_file import read_detections  # noqa: E402
-from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail  # noqa: E402
+from mmdet_lvis_fed.errors import LVISFormatError
+from mmdet_lvis_fed.evaluation.evaluate_files import evaluate_files
+from mmdet_lvis_fed.evaluation.federated_eval import IOU_TYPES
+from mmdet_lvis_fed.evaluation.report import frequency_table, per_category_table
+from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail
 
 CHALLENGE_2021 = dict(iou_type='boundary', max_dets=-1, max_dets_per_cat=10000)
 DEFAULTS = dict(iou_type='bbox', max_dets=300, max_dets_per_cat=-1)
@@ -118,44 +111,20 @@ def parse_args(argv=None):
     return args
 
 
-def dump_label_ids(args, gt, label_ids):
-    """The category ids of a dump's labels 0..K-1. An mmdet dump holds labels, not names: without
-    --classes they are taken as the file's categories by id, which is right for a run on every
-    category and wrong for a subset's, and the dump cannot tell which: say so."""
-    if label_ids is not None:
-        return label_ids
-    print(f'warning: {args.results}: an mmdet dump carries labels 0..K-1 but not their class '
-          f'names; without --classes label i is taken as the i-th of the {len(gt.cat_ids)} '
-          f'categories of {args.ann_file} by id (a run on all of them). For a subset\'s dump give '
-          '--classes with its config\'s classes', flush=True)
-    return gt.cat_ids_of(None)
-
-
 def main(argv=None):
     args = parse_args(argv)
     # Category names are data: print them whatever the terminal's encoding (PYTHONIOENCODING).
     if hasattr(sys.stdout, 'reconfigure'):
         sys.stdout.reconfigure(errors='backslashreplace')
-    t0 = time.perf_counter()
     try:
-        gt = LVISGroundTruth.from_file(args.ann_file)
-        t1 = time.perf_counter()
-        label_ids = None if args.classes is None else gt.cat_ids_of(args.classes)
-        evaluated = args.subset or args.classes
-        cat_ids = None if evaluated is None else gt.cat_ids_of(evaluated)
-        dets = read_detections(args.results, lambda: dump_label_ids(args, gt, label_ids),
-                               pickle=True if args.pickle else None)
-        t2 = time.perf_counter()
-        img_ids = None
-        if args.result_images_only:
-            img_ids = dets.images if dets.images is not None else np.unique(dets.image_id)
-        res = evaluate(gt, dets, args.iou_type, cat_ids=cat_ids, img_ids=img_ids,
-                       max_dets=args.max_dets, mask_area=args.mask_area,
-                       max_dets_per_cat=args.max_dets_per_cat, pooled=args.pooled,
-                       dilation_ratio=args.dilation_ratio)
+        res, dets, gt, (ann_s, res_s, eval_s) = evaluate_files(
+            args.ann_file, args.results, args.iou_type, classes=args.classes, subset=args.subset,
+            pickle=True if args.pickle else None, result_images_only=args.result_images_only,
+            max_dets=args.max_dets, mask_area=args.mask_area,
+            max_dets_per_cat=args.max_dets_per_cat, pooled=args.pooled,
+            dilation_ratio=args.dilation_ratio)
     except LVISFormatError as e:
         fail(e)
-    t3 = time.perf_counter()
     if args.out:        # first: a closed stdout (`| head`) must not lose it
         try:
             atomic_write_json(res.summary, args.out)
@@ -163,8 +132,8 @@ def main(argv=None):
             fail(f'{args.out}: cannot write ({e.strerror or e})')
     try:
         print(f'{len(dets)} detections on {len(gt.img_ids)} images, {len(res.cat_ids)} '
-              f'categories: {t3 - t0:.2f} s (annotations {t1 - t0:.2f} s, results {t2 - t1:.2f} '
-              f's, evaluation {t3 - t2:.2f} s)')
+              f'categories: {ann_s + res_s + eval_s:.2f} s (annotations {ann_s:.2f} s, results '
+              f'{res_s:.2f} s, evaluation {eval_s:.2f} s)')
         print(frequency_table([res]))
         if args.per_category:
             print(per_category_table(res))

@@ -37,13 +37,11 @@ is listed in `not_exhaustive_category_ids`.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail  # noqa: E402
+from mmdet_lvis_fed.io import ToolParser, atomic_write_json, fail
 
 SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'hexagon')
 COLOURS = {'red': (40, 40, 220), 'green': (40, 190, 40), 'blue': (220, 90, 30)}   # BGR

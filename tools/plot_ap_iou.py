@@ -7,41 +7,19 @@ Reads `lvis_fed_per_category.json`, which LVISFedMetric writes into the run's lo
 (work_dirs/<config>/<timestamp>/); given a work dir, the newest one is used.
 """
 import argparse
-import glob
 import os
 import os.path as osp
-import sys
 
 import matplotlib
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import ToolParser, fail  # noqa: E402
+from mmdet_lvis_fed.errors import CommandError
+from mmdet_lvis_fed.experiments.logs import per_category_json, read_per_category
+from mmdet_lvis_fed.io import ToolParser, fail
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 GROUPS = (('r', 'rare'), ('c', 'common'), ('f', 'frequent'))
-
-
-def find_json(path):
-    if osp.isfile(path):
-        return path
-    found = sorted(glob.glob(osp.join(path, '**', 'lvis_fed_per_category.json'), recursive=True),
-                   key=osp.getmtime)
-    if not found:
-        fail(f'no lvis_fed_per_category.json under {path} (run mim test with LVISFedMetric '
-             'first)')
-    return found[-1]
-
-
-def read_per_category(path):
-    """The metric's per-category file (evaluation.per_category_file), or one error line."""
-    from mmdet_lvis_fed.errors import LVISFormatError
-    from mmdet_lvis_fed.evaluation.per_category_file import read_per_category as read
-    try:
-        return read(path)
-    except LVISFormatError as e:
-        fail(e)
 
 
 def plot(per_cat, iou_types, out):
@@ -84,8 +62,11 @@ def main(argv=None):
                    help='default: every type in the file')
     p.add_argument('--out', help='PNG path (default: ap_iou.png beside the JSON)')
     args = p.parse_args(argv)
-    path = find_json(args.source)
-    per_cat = read_per_category(path)
+    try:
+        path = per_category_json(args.source)
+        per_cat = read_per_category(path)
+    except CommandError as e:
+        fail(e)
     iou_types = args.iou_type or [t for t in ('bbox', 'segm') if t in per_cat]
     out = args.out or osp.join(osp.dirname(path), 'ap_iou.png')
     try:

@@ -3,54 +3,21 @@
 
     python tools/plot_curves.py WORK_DIR [--out curves.png]
 
-Reads every `<timestamp>/vis_data/scalars.json` under WORK_DIR (mmengine's LocalVisBackend). An
-epoch-based run (its rows carry `epoch`): the training loss logged every few iterations is
-averaged per epoch, and `val_loss` is what ValidationLossHook logs once per epoch. An
-iteration-based run (IterBasedTrainLoop: rows carry `iter` only): every logged training loss at
-its iteration. Resumed runs are merged, later entries winning.
+Reads every `<timestamp>/vis_data/scalars.json` under WORK_DIR (mmengine's LocalVisBackend) with
+mmdet_lvis_fed/experiments/logs.py: per epoch the mean training loss and ValidationLossHook's
+`val_loss`; for an iteration-based run every logged training loss at its iteration.
 """
 import argparse
-import glob
-import json
 import os.path as osp
-from collections import defaultdict
-
-import sys
 
 import matplotlib
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdet_lvis_fed.io import ToolParser, fail  # noqa: E402
+from mmdet_lvis_fed.errors import CommandError
+from mmdet_lvis_fed.experiments.logs import read_curves
+from mmdet_lvis_fed.io import ToolParser, fail
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
-
-
-def read_curves(work_dir):
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        fail(f'no */vis_data/scalars.json under {work_dir}: is it a work dir of `mim train`?')
-    train, val, by_iter = defaultdict(list), {}, {}
-    for path in files:
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    row = json.loads(line)
-                except ValueError as e:
-                    fail(f'{path}: line {n}: not JSON ({e})')
-                if 'val_loss' in row:     # our hook's row has 'epoch'; the val log row's step is it
-                    val[int(row.get('epoch', row.get('step')))] = row['val_loss']
-                elif 'loss' in row and 'epoch' in row:
-                    train[int(row['epoch'])].append(row['loss'])
-                elif 'loss' in row and 'iter' in row:
-                    by_iter[int(row['iter'])] = row['loss']
-    if not train and by_iter:
-        return dict(sorted(by_iter.items())), dict(sorted(val.items())), 'iteration'
-    train = {e: sum(v) / len(v) for e, v in sorted(train.items())}
-    return train, dict(sorted(val.items())), 'epoch'
-
-
-
 
 
 def plot(train, val, out, title, unit='epoch'):
@@ -81,7 +48,10 @@ def main(argv=None):
     p.add_argument('work_dir')
     p.add_argument('--out', help='PNG path (default WORK_DIR/loss_curves.png)')
     args = p.parse_args(argv)
-    train, val, unit = read_curves(args.work_dir)
+    try:
+        train, val, unit = read_curves(args.work_dir)
+    except CommandError as e:
+        fail(e)
     if not train and not val:
         fail(f'no loss values in {args.work_dir} logs')
     out = args.out or osp.join(args.work_dir, 'loss_curves.png')

@@ -14,10 +14,11 @@ The evaluator part times `evaluation.federated_eval.evaluate` (box AP, lvis-api'
 detections per image) on synthetic LVIS-val-sized data (`testing.synthetic`), which runs on the
 CPU whatever the device.
 """
-import resource
 import time
 
 import numpy as np
+
+from ..procfs import own_peak_rss
 
 
 def _sync(device):
@@ -30,7 +31,7 @@ def _peak_gib(device):
     import torch
     if str(device).startswith('cuda'):
         return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return own_peak_rss() / 2**30
 
 
 def _reset_peak(device):

@@ -1,81 +1,19 @@
-"""Memory of a launch as users run it (ranks x DataLoader workers), read from /proc (Linux).
-
-Forked workers share the pages of their rank, and ranks on one node may share a segment of
-shared memory: RSS counts a shared page once in every process that maps it, so summing RSS
-overcounts. Proportional set size (PSS, `/proc/PID/smaps_rollup`) splits each shared page among
-the processes that map it, so the PSS of all the processes of a launch adds up to what the node
-really holds for them.
+"""Memory of a launch as users run it (ranks x DataLoader workers): the PSS of a process tree
+sampled while it runs (`TreeSampler`, for the rehearsal), and a node's launch of the dataset
+(tools/benchmark_memory.py). The numbers are read from /proc by `mmdet_lvis_fed.procfs` (why PSS
+and not RSS: its docstring).
 """
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 
-
-def _field_gib(path, key):
-    """The `key:` line of a /proc file whose values are in kB, in GiB (None when the process is
-    gone or the file unreadable)."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key + ':'):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        return None
-    return None
-
-
-def pss_gib(pid):
-    """PSS of one process in GiB (None once it is gone or unreadable)."""
-    return _field_gib(f'/proc/{pid}/smaps_rollup', 'Pss')
-
-
-def rss_gib(pid):
-    return _field_gib(f'/proc/{pid}/status', 'VmRSS')
-
-
-def peak_rss_gib(pid):
-    """The process's peak RSS so far (VmHWM)."""
-    return _field_gib(f'/proc/{pid}/status', 'VmHWM')
-
-
-def _parents():
-    out = {}
-    for name in os.listdir('/proc'):
-        if name.isdigit():
-            try:
-                with open(f'/proc/{name}/stat') as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            # the command name (field 2) is in parentheses and may hold spaces
-            out[int(name)] = int(stat.rsplit(')', 1)[1].split()[1])
-    return out
-
-
-def process_tree(root):
-    """`root` and all its descendants, parents before children."""
-    return list(tree_depths(root))
-
-
-def tree_depths(root):
-    """{pid: depth} of `root` (0) and its descendants (children 1, grandchildren 2, ...)."""
-    children = {}
-    for pid, ppid in _parents().items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = {}, [(root, 0)]
-    while todo:
-        pid, depth = todo.pop(0)
-        out[pid] = depth
-        todo += [(c, depth + 1) for c in sorted(children.get(pid, ()))]
-    return out
-
-
-def command_of(pid):
-    try:
-        with open(f'/proc/{pid}/cmdline', 'rb') as f:
-            return f.read().replace(b'\0', b' ').decode(errors='replace').strip()
-    except OSError:
-        return ''
+from ..dist_cpu import start_local_ranks
+from ..procfs import children, command_of, own_peak_rss, pss_gib, smaps, tree_depths
+from ..shared_buffer import PREFIX
 
 
 class TreeSampler:
@@ -126,3 +64,133 @@ def wait_for(predicate, timeout, interval=0.2):
             return True
         time.sleep(interval)
     return False
+
+
+# --- a node's launch of the dataset: ranks x DataLoader workers (tools/benchmark_memory.py) -----
+# Each case is its own launch: the ranks (torchrun's variables, a gloo group) build the dataset
+# with all 1,203 categories, start forked DataLoader workers that fetch a few samples spread over
+# the dataset and read every page of the data buffer (the state after an epoch); this process then
+# sums the Pss of every rank and worker (a page shared by n processes counts 1/n in each).
+
+CASES = {
+    'LVISFedDataset shared': dict(type='LVISFedDataset', check_files=False,
+                                  not_exhaustive='keep'),
+    'LVISFedDataset per rank': dict(type='LVISFedDataset', check_files=False,
+                                    not_exhaustive='keep', shared_memory=False),
+    'mmdet LVISV1Dataset': dict(type='LVISV1Dataset'),
+}
+BASELINE = {'LVISFedDataset shared': 'LVISFedDataset per rank'}
+SEGMENT = PREFIX
+GIB = 2 ** 30
+MARK = 'benchmark_memory: '            # the ranks' reports, among whatever else they print
+
+
+RANK = """
+import sys
+from mmdet_lvis_fed.benchmarks.memory import rank
+rank(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+"""
+
+
+def first_item(batch):
+    return batch[0]['img_id']
+
+
+def rank(name, ann_file, workers):
+    """One rank of a launch: build, start the workers, report, wait to be measured."""
+    import numpy as np
+    import torch.distributed as dist
+    from torch.utils.data import DataLoader
+
+    import mmdet_lvis_fed.plugin  # noqa: F401  (registers LVISFedDataset)
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    dist.init_process_group('gloo')
+    base = smaps(os.getpid(), SEGMENT)[0]
+    t = time.perf_counter()
+    ds = DATASETS.build(dict(CASES[name], ann_file=ann_file, data_prefix=dict(img=''),
+                             pipeline=[]))
+    secs = time.perf_counter() - t
+    peak = own_peak_rss()
+    child = own_peak_rss(children=True)         # the builder only
+    print(MARK + json.dumps(dict(pid=os.getpid(), seconds=secs, peak=peak, child_peak=child,
+                                 base=base, images=len(ds),
+                                 segment=getattr(ds, 'shared_segment', None))), flush=True)
+    sys.stdin.readline()                 # measured after the build
+    samples = np.linspace(0, len(ds) - 1, 8 * max(workers, 1)).astype(int).tolist()
+    loader = DataLoader(ds, batch_size=1, sampler=samples, num_workers=workers,
+                        collate_fn=first_item, persistent_workers=workers > 0)
+    fetched = list(loader)
+    touched = int(ds.data_bytes[::4096].sum()) if hasattr(ds, 'data_bytes') else 0
+    print(MARK + json.dumps(dict(fetched=len(fetched), touched=touched)), flush=True)
+    sys.stdin.readline()                 # measured with the workers alive
+    del loader
+    dist.destroy_process_group()
+
+
+def launch(name, ranks, workers, ann_file):
+    """Run case `name` as `ranks` gloo processes; per rank its report, the Pss of its tree after
+    the build and with its workers, and each worker's private memory."""
+    logs = [tempfile.TemporaryFile('w+') for _ in range(ranks)]
+    procs = start_local_ranks(
+        [sys.executable, '-c', RANK, name, ann_file, str(workers)], ranks,
+        rank_kwargs=lambda r: dict(stderr=logs[r]), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
+
+    def read_all():
+        out = []
+        for i, p in enumerate(procs):
+            for line in p.stdout:
+                if line.startswith(MARK):
+                    out.append(json.loads(line[len(MARK):]))
+                    break
+            else:
+                p.wait()
+                logs[i].seek(0)
+                raise RuntimeError(f'{name}: rank {i} failed\n{logs[i].read()[-3000:]}')
+        return out
+
+    def go():
+        for p in procs:
+            p.stdin.write('\n')
+            p.stdin.flush()
+
+    try:
+        reports = read_all()
+        built = sum(sum(smaps(pid, SEGMENT)[0] for pid in [r['pid']] + children(r['pid']))
+                    for r in reports)
+        go()
+        read_all()
+        trees = []
+        for rep in reports:
+            procs_of = [rep['pid']] + children(rep['pid'])
+            got = {pid: smaps(pid, SEGMENT) for pid in procs_of}
+            trees.append(dict(rep, built=built, pss=sum(g[0] for g in got.values()),
+                              segment_pss=sum(g[2] for g in got.values()),
+                              workers=[got[p][1] for p in procs_of[1:]]))
+        go()
+        for p in procs:
+            p.wait(timeout=120)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return trees
+
+
+def summary(trees, ranks, workers, target_ranks, target_workers):
+    """Totals for `ranks` ranks (scaled if fewer were run) and the projection."""
+    run = len(trees)
+    scale = ranks / run
+    seg = sum(t['segment_pss'] for t in trees)
+    shared = seg > 0
+    rest = sum(t['pss'] - t['segment_pss'] for t in trees) / run
+    all_workers = [w for t in trees for w in t['workers']]
+    worker = sum(all_workers) / len(all_workers) if all_workers else 0
+    total = seg + rest * run * scale if shared else sum(t['pss'] for t in trees) * scale
+    built = trees[0]['built'] * (1 if shared else scale)
+    projected = (seg if shared else 0) + target_ranks * (
+        rest + (target_workers - workers) * worker)
+    return dict(total=total, built=built, projected=projected, segment=seg, rest=rest,
+                worker=worker, scaled=run != ranks)

@@ -29,7 +29,6 @@ import os.path as osp
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,10 @@ import time
 
 import numpy as np
 
+from .. import procfs
+from ..dist_cpu import free_port
 from ..io import atomic_write_text
+from ..wrappers import dataset_chain, unwrap_dataset
 from . import memory
 
 DATA_VERSION = 1     # bump when the generated data changes
@@ -139,8 +141,8 @@ def _scaled_pipeline(pipeline, scale):
 
 def _dataset_dict(cfg_dataset, changes):
     """`changes` for the innermost dataset of a dataloader config, as a partial dict."""
-    if isinstance(cfg_dataset.get('dataset'), dict):
-        return dict(dataset=_dataset_dict(cfg_dataset['dataset'], changes))
+    for _ in dataset_chain(cfg_dataset)[1:]:          # one `dataset=` level per wrapper
+        changes = dict(dataset=changes)
     return changes
 
 
@@ -154,10 +156,10 @@ def write_configs(folder, baseline, data_root, iters, scale, val_images, max_det
     root = data_root.rstrip('/') + '/'
     train_ds = _dataset_dict(base.train_dataloader.dataset, dict(
         data_root=root, pipeline=_scaled_pipeline(
-            _innermost(base.train_dataloader.dataset)['pipeline'], scale)))
+            unwrap_dataset(base.train_dataloader.dataset)['pipeline'], scale)))
     test_ds = _dataset_dict(base.test_dataloader.dataset, dict(
         data_root=root, indices=int(val_images), pipeline=_scaled_pipeline(
-            _innermost(base.test_dataloader.dataset)['pipeline'], scale)))
+            unwrap_dataset(base.test_dataloader.dataset)['pipeline'], scale)))
     train = osp.join(folder, 'rehearsal_train.py')
     lines = [
         '# Written by mmdet_lvis_fed.benchmarks.rehearsal: the full-vocabulary baseline (K = 1203 as',
@@ -195,19 +197,7 @@ def write_configs(folder, baseline, data_root, iters, scale, val_images, max_det
     return train, test
 
 
-def _innermost(ds):
-    while isinstance(ds.get('dataset'), dict):
-        ds = ds['dataset']
-    return ds
-
-
 # --- launching -------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 class Launch:
     """One torchrun job: its output (to `log_path`, with the time of the first line matching each
@@ -244,9 +234,9 @@ class Launch:
 
     def _watch_rank0(self, stop):
         while not stop.is_set():
-            ranks = [p for p, depth in memory.tree_depths(self.pid).items() if depth == 1]
+            ranks = [p for p, depth in procfs.tree_depths(self.pid).items() if depth == 1]
             if ranks:
-                hwm = memory.peak_rss_gib(min(ranks))
+                hwm = procfs.peak_rss_gib(min(ranks))
                 if hwm:
                     self.rank0_hwm = max(self.rank0_hwm, hwm)
             stop.wait(0.5)

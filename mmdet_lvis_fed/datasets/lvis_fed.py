@@ -14,6 +14,7 @@ from torch.utils.data import get_worker_info
 
 from .. import __version__, shared_buffer
 from ..errors import LVISFormatError
+from ..io import file_digest
 from ..lvis_file import LVISFile
 from .frequency import COUNTED_ON_KEY, counted_on, image_counts
 from .subset import FederatedSubset, LVISIndex, select_categories
@@ -149,16 +150,13 @@ class LVISFedDataset(LVISV1Dataset):
         return None, None
 
     def _segment_key(self):
-        """What determines the data list: the file (`shared_buffer.file_identity`: size, mtime
-        and a hash of its first and last MiB; a remote file by its name alone), every argument of
-        the dataset (its attributes before `full_init`: classes, split, val_fraction, split_seed,
-        not_exhaustive, filter_cfg, test_mode, num_per_freq, seed, exclude_coco, data_root,
-        data_prefix, indices, ...), the class and the versions of this package, mmdet and
-        mmengine. Whole-content hashing would cost every rank seconds for a 1 GB file and buy
-        nothing here: a segment is mapped only by the ranks of the job that built it, within
-        seconds of the build."""
+        """What determines the data list: the file's content (`io.file_digest`, the package's one
+        rule for keys; a remote file by its name alone), every argument of the dataset (its
+        attributes before `full_init`: classes, split, val_fraction, split_seed, not_exhaustive,
+        filter_cfg, test_mode, num_per_freq, seed, exclude_coco, data_root, data_prefix, indices,
+        ...), the class and the versions of this package, mmdet and mmengine."""
         path = self.ann_file
-        file_id = shared_buffer.file_identity(path) if osp.isfile(path) else None
+        file_id = file_digest(path) if osp.isfile(path) else None
         options = sorted((k, repr(v)) for k, v in vars(self).items()
                          if k not in ('pipeline', 'data_list'))
         return shared_buffer.digest(f'{type(self).__module__}.{type(self).__qualname__}',

@@ -9,6 +9,8 @@ from torch.utils.data import Sampler
 
 from mmdet.registry import DATA_SAMPLERS
 
+from ..wrappers import unwrap_dataset
+
 from .frequency import FREQ_SOURCES, class_frequency
 from .repeat_factors import draw_copies, repeat_factors
 
@@ -19,10 +21,8 @@ GROWTH_WARNING = 10
 def _labelled(dataset):
     """The dataset that knows each index's categories (through index-preserving wrappers such as
     MultiImageMixDataset, which has no `get_cat_ids`)."""
-    ds = dataset
-    while not hasattr(ds, 'get_cat_ids') and hasattr(ds, 'dataset'):
-        ds = ds.dataset
-    if not hasattr(ds, 'get_cat_ids'):
+    ds = unwrap_dataset(dataset, having='get_cat_ids')
+    if ds is None:
         raise TypeError(f'RepeatFactorSampler needs a dataset with get_cat_ids(); '
                         f'{type(dataset).__name__} has none')
     return ds

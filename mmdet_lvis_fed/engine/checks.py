@@ -8,21 +8,11 @@ classes it was not trained on. The runtime base (`configs/_base_/default_runtime
 """
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmdet.datasets.transforms import MixUp, Mosaic
 from mmdet.registry import HOOKS
 
-
-def unwrap_dataset(dataset):
-    """The dataset inside wrappers (ClassBalancedDataset, MultiImageMixDataset, ...)."""
-    while hasattr(dataset, 'dataset') and not hasattr(dataset, 'parse_data_info'):
-        dataset = dataset.dataset
-    return dataset
-
-
-def _model(runner):
-    return runner.model.module if is_model_wrapper(runner.model) else runner.model
+from ..wrappers import dataset_chain, unwrap_dataset, unwrap_model
 
 
 def _classes(loader):
@@ -87,7 +77,7 @@ class NumClassesCheckHook(Hook):
         classes = _classes(loader)
         if classes is None:
             return
-        for where, k in head_class_counts(_model(runner)):
+        for where, k in head_class_counts(unwrap_model(runner.model)):
             if k != len(classes):
                 raise ValueError(
                     f'{where}.num_classes is {k} but the {what} dataset has {len(classes)} classes '
@@ -149,12 +139,9 @@ class MaskMixingCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner):
-        model = _model(runner)
-        dataset, chain = runner.train_dataloader.dataset, []
-        while dataset is not None:
-            chain.append(dataset)
-            dataset = getattr(dataset, 'dataset', None)
-        transforms = [t for ds in chain for t in _transforms(ds)]
+        model = unwrap_model(runner.model)
+        transforms = [t for ds in dataset_chain(runner.train_dataloader.dataset)
+                      for t in _transforms(ds)]
         loads_masks = any(getattr(t, 'with_mask', False) for t in transforms)
         with_mask_head = bool(getattr(getattr(model, 'roi_head', None), 'with_mask', False))
         for t in transforms:
@@ -186,9 +173,8 @@ def _datasets_of(cfg):
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(name)
         ds = loader.get('dataset') if isinstance(loader, dict) else None
-        while isinstance(ds, dict) and isinstance(ds.get('dataset'), dict):
-            ds = ds['dataset']
         if isinstance(ds, dict):
+            ds = unwrap_dataset(ds)
             out[name] = ds
     return out
 

@@ -5,7 +5,7 @@ from mmengine.logging import print_log
 from mmdet.registry import HOOKS
 
 from ..datasets.frequency import class_frequency
-from .checks import _model, unwrap_dataset
+from ..wrappers import unwrap_dataset, unwrap_model
 
 
 def frequency_users(model):
@@ -30,7 +30,7 @@ class ClassFrequencyHook(Hook):
     priority = 'VERY_HIGH'
 
     def _set(self, runner, metainfo, what):
-        users = frequency_users(_model(runner))
+        users = frequency_users(unwrap_model(runner.model))
         for m in users:
             m.set_class_frequency(class_frequency(metainfo, getattr(m, 'freq_source', 'file')))
         if users:
@@ -43,7 +43,7 @@ class ClassFrequencyHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint):
         meta = (checkpoint.get('meta') or {}).get('dataset_meta')
-        if not frequency_users(_model(runner)):
+        if not frequency_users(unwrap_model(runner.model)):
             return
         try:
             self._set(runner, meta or {}, 'the checkpoint\'s training dataset')

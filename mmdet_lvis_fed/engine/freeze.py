@@ -7,6 +7,8 @@ from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
 
+from ..wrappers import unwrap_model
+
 
 @HOOKS.register_module()
 class FreezeModulesHook(Hook):
@@ -34,11 +36,8 @@ class FreezeModulesHook(Hook):
                              "(e.g. ('backbone', 'neck'))")
         self.modules = tuple(modules)
 
-    def _model(self, runner):
-        return runner.model.module if hasattr(runner.model, 'module') else runner.model
-
     def _frozen(self, runner):
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         missing = [m for m in self.modules if not hasattr(model, m)]
         if missing:
             raise ValueError(f'FreezeModulesHook: the model ({type(model).__name__}) has no '
@@ -47,7 +46,7 @@ class FreezeModulesHook(Hook):
         return [getattr(model, m) for m in self.modules]
 
     def before_train(self, runner):
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         self._kept = self._frozen(runner)     # looked up once, not at every iteration
         frozen = 0
         for module in self._kept:

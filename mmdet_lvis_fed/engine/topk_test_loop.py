@@ -79,11 +79,12 @@ from mmengine.dataset import DefaultSampler
 from mmengine.evaluator import DumpResults
 from mmengine.hooks import IterTimerHook, LoggerHook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, autocast
 from mmengine.runner.loops import _parse_losses
 
 from mmdet.registry import LOOPS
+
+from ..wrappers import unwrap_model
 
 
 class TopKPerClass:
@@ -347,8 +348,7 @@ class TopKTestLoop(TestLoop):
         return metrics
 
     def _roi_head(self):
-        model = self.runner.model.module if is_model_wrapper(self.runner.model) else \
-            self.runner.model
+        model = unwrap_model(self.runner.model)
         roi_head = getattr(model, 'roi_head', None)
         if not (hasattr(roi_head, 'predict_bbox') and hasattr(roi_head, 'predict_mask')):
             raise TypeError(f'TopKTestLoop needs a two-stage detector whose roi_head has '

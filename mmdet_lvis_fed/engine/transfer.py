@@ -9,6 +9,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdet.registry import HOOKS
 
+from ..wrappers import unwrap_model
 from .checks import _classes, _listed
 
 # The layers of mmdet's heads whose outputs are one per class (or per class and box coordinate):
@@ -136,7 +137,7 @@ class TransferWeightsHook(Hook):
         theirs = (meta.get('dataset_meta') or {}).get('classes')
         ours = _dataset_classes(runner)
         same = None if theirs is None or ours is None else tuple(theirs) == tuple(ours)
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        model = unwrap_model(runner.model)
         with torch.no_grad():
             out = transfer_state_dict(model, state, self.modules, same_classes=same)
         lines = [f'transferred {len(out["loaded"])} tensors of {list(self.modules)} from '

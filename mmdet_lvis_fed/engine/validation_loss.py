@@ -16,6 +16,8 @@ from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS, TRANSFORMS
 
+from ..datasets.val_split import val_split
+
 
 def _random_transforms():
     """Random augmentation and image mixing: the validation loss is measured on the images as
@@ -39,10 +41,7 @@ def unwrapped_val_dataset(ds_cfg):
     MultiImageMixDataset) removed, their pipelines appended to the inner one, random augmentation
     dropped (RandomResize becomes Resize at its nominal scale), split='val'."""
     random_resize, dropped = _random_transforms()
-    outer_pipelines = []
-    while 'dataset' in ds_cfg:
-        outer_pipelines.insert(0, ds_cfg.get('pipeline') or [])
-        ds_cfg = ds_cfg['dataset']
+    ds_cfg, outer_pipelines = val_split(ds_cfg)
     pipeline = []
     for t in list(ds_cfg.get('pipeline') or []) + [t for p in outer_pipelines for t in p]:
         cls = _transform_class(t)
@@ -51,9 +50,7 @@ def unwrapped_val_dataset(ds_cfg):
         if issubclass(cls, random_resize):
             t = dict(type='Resize', scale=t['scale'], keep_ratio=t.get('keep_ratio', True))
         pipeline.append(t)
-    ds_cfg = dict(ds_cfg, split='val', pipeline=pipeline)
-    ds_cfg.pop('indices', None)
-    return ds_cfg
+    return dict(ds_cfg, pipeline=pipeline)
 
 
 @HOOKS.register_module()

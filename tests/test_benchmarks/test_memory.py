@@ -1,10 +1,11 @@
-"""mmdet_lvis_fed.benchmarks.memory: PSS splits shared pages, RSS does not."""
+"""mmdet_lvis_fed.benchmarks.memory: a process tree's PSS sampled while it runs."""
 import os
 import signal
 import time
 
 import numpy as np
 
+from mmdet_lvis_fed import procfs
 from mmdet_lvis_fed.benchmarks import memory
 
 
@@ -17,9 +18,9 @@ def test_pss_of_a_fork_shares_what_rss_counts_twice():
         time.sleep(60)
         os._exit(0)
     try:
-        assert memory.wait_for(lambda: pid in memory.process_tree(os.getpid()), 10)
-        rss = memory.rss_gib(os.getpid()) + memory.rss_gib(pid)
-        pss = memory.pss_gib(os.getpid()) + memory.pss_gib(pid)
+        assert memory.wait_for(lambda: pid in procfs.process_tree(os.getpid()), 10)
+        rss = procfs.rss_gib(os.getpid()) + procfs.rss_gib(pid)
+        pss = procfs.pss_gib(os.getpid()) + procfs.pss_gib(pid)
         assert rss > 0.5                   # the array counted in both processes
         assert 0.25 <= pss < rss - 0.2     # once in all
         with memory.TreeSampler(os.getpid(), interval=0.05) as sampler:
@@ -30,4 +31,5 @@ def test_pss_of_a_fork_shares_what_rss_counts_twice():
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     del big
-    assert memory.pss_gib(pid) is None     # gone
+    assert procfs.pss_gib(pid) is None     # gone
+

@@ -7,6 +7,7 @@ import os.path as osp
 
 from mmengine.config import Config
 
+from mmdet_lvis_fed import procfs
 from mmdet_lvis_fed.benchmarks import rehearsal
 from tests.conftest import ROOT
 from tests.test_tools.test_error_contract import assert_one_line_error
@@ -126,12 +127,11 @@ def test_the_timeout_ends_the_whole_process_group_and_says_so(tmp_path):
     assert len(kids) == 2
     for pid in kids:
         deadline = time.monotonic() + 10
-        while osp.exists(f'/proc/{pid}') and time.monotonic() < deadline:
-            state = open(f'/proc/{pid}/stat').read().split(')')[-1].split()[0]
-            if state == 'Z':          # dead, waiting for its new parent to reap it
+        while procfs.process_state(pid) is not None and time.monotonic() < deadline:
+            if procfs.process_state(pid) == 'Z':   # dead, waiting for its new parent to reap it
                 break
             time.sleep(0.1)
         else:
-            assert not osp.exists(f'/proc/{pid}'), f'child {pid} still running'
+            assert procfs.process_state(pid) is None, f'child {pid} still running'
     message = str(launch.failure('test', 3)).splitlines()[0]
     assert 'timed out after 3 s (--timeout)' in message and 'process group' in message

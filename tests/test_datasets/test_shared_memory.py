@@ -6,7 +6,6 @@ import os
 import os.path as osp
 import pickle
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ import pytest
 
 from mmdet_lvis_fed import shared_buffer
 from mmdet_lvis_fed.datasets.lvis_fed import LVISFedDataset
+from mmdet_lvis_fed.dist_cpu import start_local_ranks
 from mmdet_lvis_fed.errors import LVISFormatError
 from mmdet_lvis_fed.testing.synthetic import make_ground_truth
 from tests.conftest import ROOT
@@ -36,14 +36,9 @@ def own_segments():
 
 
 def mapped_segments(pid='self'):
-    """(inode, name) of the segments mapped into process `pid`, from /proc/PID/maps."""
-    out = set()
-    with open(f'/proc/{pid}/maps') as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and shared_buffer.PREFIX in parts[5]:
-                out.add((int(parts[4]), osp.basename(parts[5])))
-    return out
+    """(inode, name) of the segments mapped into process `pid`."""
+    from mmdet_lvis_fed.procfs import mappings
+    return mappings(pid, shared_buffer.PREFIX)
 
 
 @pytest.fixture(scope='module')
@@ -150,7 +145,12 @@ def test_a_segment_of_another_key_is_never_mapped(lvis_val_100, tmp_path):
     copy = tmp_path / 'copy.json'
     copy.write_bytes(open(lvis_val_100, 'rb').read())
     first = build(copy, lazy_init=True)._segment_key()
-    os.utime(copy, ns=(1, 1))                       # the same path, another version of the file
+    os.utime(copy, ns=(1, 1))          # touched: the same bytes are the same data list
+    assert build(copy, lazy_init=True)._segment_key() == first
+    data = json.loads(copy.read_text())            # the same path, another version of the file
+    data['images'][0]['height'] += 1
+    copy.write_text(json.dumps(data))
+    os.utime(copy, ns=(1, 1))          # even with the old mtime
     assert build(copy, lazy_init=True)._segment_key() != first
     name = shared_buffer.segment_name('1' * 32)
     shared_buffer.write_segment(name, '1' * 32, {}, np.zeros(3, np.uint8), np.array([3]))
@@ -228,18 +228,11 @@ def test_two_gloo_ranks_map_one_segment(lvis_val_100, tmp_path):
     data = v1_data()
     data['annotations'][0]['bbox'] = [1, 1, 10, float('inf')]
     bad = write(tmp_path / 'bad.json', data)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = str(s.getsockname()[1])
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, MASTER_ADDR='127.0.0.1', MASTER_PORT=port, WORLD_SIZE='2',
-                   RANK=str(rank), LOCAL_RANK=str(rank), OMP_NUM_THREADS='1',
-                   PYTHONPATH=ROOT)
-        procs.append(subprocess.Popen(
-            [sys.executable, '-c', RANK, str(lvis_val_100), str(bad),
-             str(tmp_path / f'{rank}.pkl')],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    procs = start_local_ranks(
+        lambda rank: [sys.executable, '-c', RANK, str(lvis_val_100), str(bad),
+                      str(tmp_path / f'{rank}.pkl')], 2,
+        env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     pids = [p.pid for p in procs]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
@@ -282,20 +275,13 @@ MISMATCH = textwrap.dedent('''
 
 
 def test_ranks_that_disagree_on_the_key_all_say_so(lvis_val_100, tmp_path):
-    # each rank names its own copy of the file (another mtime: another key)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = str(s.getsockname()[1])
-    procs = []
+    # each rank names its own copy of the file (another path: another key)
     for rank in range(2):
-        copy = tmp_path / f'copy{rank}.json'
-        copy.write_bytes(open(lvis_val_100, 'rb').read())
-        os.utime(copy, ns=(rank + 1, rank + 1))
-        env = dict(os.environ, MASTER_ADDR='127.0.0.1', MASTER_PORT=port, WORLD_SIZE='2',
-                   RANK=str(rank), LOCAL_RANK=str(rank), OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-        procs.append(subprocess.Popen([sys.executable, '-c', MISMATCH, str(copy)], env=env,
-                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        (tmp_path / f'copy{rank}.json').write_bytes(open(lvis_val_100, 'rb').read())
+    procs = start_local_ranks(
+        lambda rank: [sys.executable, '-c', MISMATCH, str(tmp_path / f'copy{rank}.json')], 2,
+        env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     outs = [p.communicate(timeout=300) for p in procs]
     # no rank is left in a collective to abort: both end normally, with the mismatch named
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]

@@ -1,5 +1,7 @@
 """The seed report's protocol end to end on demo data: validation loss, early stopping, curves."""
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import numpy as np
@@ -49,10 +51,12 @@ def test_early_stopping_fires_and_curves_plot(demo_root, tmp_path):
     best = torch.load(str(tmp_path / 'best_val_loss.pth'), map_location='cpu')
     assert best['meta']['epoch'] == 1 and best['meta']['val_loss'] == hook.history[0][1]
     assert list(tmp_path.glob('best_lvis_fed_segm_AP_epoch_*.pth'))
-    from tools import plot_curves
-    train, val = plot_curves.main([str(tmp_path)])
+    from mmdet_lvis_fed.experiments.logs import read_curves
+    train, val, unit = read_curves(str(tmp_path))
+    assert unit == 'epoch' and sorted(train) == [1, 2]
     assert sorted(val) == [1, 2] and val[1] == pytest.approx(hook.history[0][1])
-    assert sorted(train) == [1, 2]
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'plot_curves.py'), str(tmp_path)],
+                   check=True, capture_output=True, timeout=300)
     assert (tmp_path / 'loss_curves.png').read_bytes()[:4] == b'\x89PNG'
 
 
@@ -116,9 +120,7 @@ def test_early_stopping_on_a_scripted_sequence_and_the_best_checkpoint_is_tested
     """Validation losses 3.0, 2.0, 2.5, 2.1, 1.0 with patience 2: the best is epoch 2, epochs 3 and
     4 do not improve, so training stops after epoch 4 (never seeing the 1.0 of epoch 5), and the
     checkpoint tools/ablate.py tests is best_val_loss.pth, the model of epoch 2."""
-    import sys
-    sys.path.insert(0, ROOT)
-    from tools.ablate import Run
+    from mmdet_lvis_fed.experiments.runs import Run
     losses = iter([3.0, 2.0, 2.5, 2.1, 1.0])
     monkeypatch.setattr(ValidationLossHook, 'validation_loss',
                         staticmethod(lambda model, loader: next(losses)))

@@ -1,9 +1,9 @@
-"""AP-pool against the large-vocab-devil rules transcribed on lvis-api 0.5.3 (reference.py), and
+"""AP-pool against the large-vocab-devil rules transcribed on lvis-api 0.5.3 (testing/reference.py), and
 a hand-computed pool."""
 import pytest
 
 from mmdet_lvis_fed.testing import synthetic as syn
-from tests.test_evaluation.reference import challenge_eval
+from mmdet_lvis_fed.testing.reference import challenge_eval
 from tests.test_evaluation.test_federated_eval import det, make_gt
 from tests.test_evaluation.test_limits import ours
 

@@ -1,5 +1,5 @@
 """Boundary IoU against two independent implementations: the official definition transcribed with
-cv2.erode on full-size masks (tests/test_evaluation/reference.py), and faster-coco-eval 1.8's own
+cv2.erode on full-size masks (mmdet_lvis_fed/testing/reference.py), and faster-coco-eval 1.8's own
 boundary (its C++ `toBoundary` and the IoU matrix of its `boundary` evaluation)."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.evaluation.boundary import boundary_ious, dilation
 from mmdet_lvis_fed.evaluation.masks import RLEColumn
-from tests.test_evaluation.reference import mask_to_boundary
+from mmdet_lvis_fed.testing.reference import mask_to_boundary
 
 
 def random_mask(rng, h, w):

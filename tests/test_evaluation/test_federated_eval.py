@@ -11,8 +11,8 @@ from mmdet_lvis_fed.evaluation.detections import Detections
 from mmdet_lvis_fed.evaluation.federated_eval import evaluate
 from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.results_file import detections_from_records
-from tests.conftest import lvis_reference
-from tests.test_evaluation.reference import challenge_eval
+from mmdet_lvis_fed.testing.reference import lvis_reference
+from mmdet_lvis_fed.testing.reference import challenge_eval
 
 TOL = 1e-9
 
@@ -316,7 +316,7 @@ def small_synthetic():
 @pytest.mark.parametrize('max_dets, per_cat, ratio', [(80, -1, 0.02), (-1, 60, 0.05)])
 def test_boundary_ap_matches_the_reference(small_synthetic, max_dets, per_cat, ratio):
     # lvis-api 0.5.3 whose compute_iou takes min(mask IoU, boundary IoU), boundaries by cv2 on
-    # the full-size masks (reference.py): the official branch's algorithm.
+    # the full-size masks (testing/reference.py): the official branch's algorithm.
     gt, cols = small_synthetic
     assert (np.bincount(cols['category_id']) > 60).sum() > 3
     results = syn.to_results(cols, syn.detection_masks(gt, cols))

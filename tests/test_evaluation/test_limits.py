@@ -1,5 +1,5 @@
 """The detection budget (per image, per category), by hand-computed cases through `evaluate`
-and against the official rules transcribed in reference.py."""
+and against the official rules transcribed in testing/reference.py."""
 import numpy as np
 import pytest
 
@@ -7,7 +7,7 @@ from mmdet_lvis_fed.evaluation.federated_eval import evaluate
 from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.limits import limit_per_category, limit_per_image
 from mmdet_lvis_fed.evaluation.results_file import detections_from_records
-from tests.test_evaluation.reference import cap_results, challenge_eval
+from mmdet_lvis_fed.testing.reference import cap_results, challenge_eval
 from tests.test_evaluation.test_federated_eval import det, make_gt
 
 TOL = 1e-9

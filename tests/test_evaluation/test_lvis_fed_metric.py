@@ -1,7 +1,6 @@
 """LVISFedMetric through its public API (process + evaluate), single and two-process."""
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -10,8 +9,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from pycocotools import mask as mask_utils
 
+from mmdet_lvis_fed.dist_cpu import free_port
 from mmdet_lvis_fed.evaluation.lvis_fed_metric import LVISFedMetric
-from tests.conftest import lvis_reference, mmdet_lvis_metric, synthetic_case
+from mmdet_lvis_fed.testing.reference import lvis_reference
+from tests.conftest import mmdet_lvis_metric, synthetic_case
 
 
 @pytest.fixture(scope='module')
@@ -137,9 +138,7 @@ def test_two_process_gloo_equals_one_process(case, tmp_path, odd):
         samples = samples[:-1]
     assert len(samples) % 2 == odd
     single = run_metric(gt, samples, ann_file, out_dir=str(tmp_path))
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     out = str(tmp_path / 'two.json')
     mp.spawn(_worker, args=(2, port, samples, gt, ann_file, out), nprocs=2, join=True)
     with open(out) as f:
@@ -149,7 +148,7 @@ def test_two_process_gloo_equals_one_process(case, tmp_path, odd):
 def test_metric_challenge_protocol_equals_the_reference(case, tmp_path):
     # Boundary AP and Fixed AP (and AP-pool) from the metric, against the official rules on the
     # results mmdet's own LVISMetric writes for the same predictions (an independent converter).
-    from tests.test_evaluation.reference import challenge_eval
+    from mmdet_lvis_fed.testing.reference import challenge_eval
     gt, ann_file, cols, rles = case
     prefix = str(tmp_path / 'mmdet')
     mmdet_lvis_metric(ann_file, data_samples(gt, cols, rles), prefix)

@@ -2,6 +2,7 @@
 edge cases that lvis-api evaluates (negative scores, mask-only results), and mmdet's test dumps
 against mmdet's own LVISMetric (lvis-api with the numpy shim)."""
 import json
+import os.path as osp
 import re
 
 import numpy as np
@@ -15,7 +16,8 @@ from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.results_file import (detections_from_records, read_mmdet_dump,
                                                     read_results)
 from mmdet_lvis_fed.testing import synthetic as syn
-from tests.conftest import lvis_reference, mmdet_lvis_metric, synthetic_case
+from mmdet_lvis_fed.testing.reference import lvis_reference
+from tests.conftest import mmdet_lvis_metric, synthetic_case
 
 TOL = 1e-9
 KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -25,6 +27,15 @@ KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300'
 def case(tmp_path_factory):
     return synthetic_case(tmp_path_factory.mktemp('results'), 40, 80, seed=21)
 
+
+
+def lvis_eval(*args):
+    """tools/lvis_eval.py as users run it; its exit status."""
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'lvis_eval.py'),
+                           *map(str, args)], timeout=300).returncode
 
 def assert_equal_summary(summary, ref_results):
     for key in KEYS:
@@ -152,10 +163,8 @@ def test_mmdet_dump_labels_follow_the_classes(case, tmp_path):
         for img, idx in by_img.items()]
     path = tmp_path / 'subset.pkl'
     path.write_bytes(pickle.dumps(dump))
-    from tools import lvis_eval
     out = tmp_path / 'm.json'
-    lvis_eval.main([str(ann), str(path), '--classes', *[c['name'] for c in chosen],
-                    '--out', str(out)])
+    assert lvis_eval(ann, path, '--classes', *[c['name'] for c in chosen], '--out', out) == 0
     records = [dict(image_id=d['img_id'], category_id=chosen[int(lab)]['id'], score=float(s),
                     bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
                for d in dump for b, s, lab in zip(d['pred_instances']['bboxes'],
@@ -169,7 +178,6 @@ def test_one_dump_rescored_on_a_subset_of_categories_and_its_images(case, tmp_pa
     # A test run on every category and half the images: --subset and --result-images-only give
     # lvis-api's numbers with params.cat_ids / params.img_ids set to the same.
     import pickle
-    from tools import lvis_eval
     gt, ann, cols, rles = case
     label = {c['id']: k for k, c in enumerate(sorted(gt['categories'], key=lambda c: c['id']))}
     images = [im['id'] for im in gt['images']][::2]
@@ -186,8 +194,8 @@ def test_one_dump_rescored_on_a_subset_of_categories_and_its_images(case, tmp_pa
     path.write_bytes(pickle.dumps(dump))
     subset = [gt['categories'][i] for i in (3, 11, 17, 25)]
     out = tmp_path / 'm.json'
-    lvis_eval.main([str(ann), str(path), '--subset', *[c['name'] for c in subset],
-                    '--result-images-only', '--out', str(out)])
+    assert lvis_eval(ann, path, '--subset', *[c['name'] for c in subset],
+                     '--result-images-only', '--out', out) == 0
     records = [dict(image_id=d['img_id'], category_id=int(cols_cat), score=float(s),
                     bbox=[float(v) for v in (bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1])])
                for d in dump for bb, s, cols_cat in zip(

@@ -2,6 +2,7 @@
 nothing written, and no hang."""
 import json
 import os
+import os.path as osp
 import stat
 import subprocess
 import sys
@@ -340,13 +341,18 @@ def test_make_demo_data_checks_its_writes(tmp_path):
     assert train['images'][0]['width'] == 64 and train['annotations']
 
 
-def test_make_demo_data_unwritable_image_is_an_error(tmp_path, monkeypatch):
-    from tools import make_demo_data
-    monkeypatch.setattr(make_demo_data.cv2, 'imwrite', lambda *a, **k: False)
-    with pytest.raises(SystemExit) as e:
-        make_demo_data.main(['--out', str(tmp_path / 'd'), '--train-images', '2',
-                             '--val-images', '2'])
-    assert e.value.code == 2
+def test_make_demo_data_unwritable_image_is_an_error(tmp_path):
+    # cv2.imwrite reports a failure (a full disk) by returning False: the script run as users run
+    # it, with cv2.imwrite replaced first
+    script = osp.join(ROOT, 'tools', 'make_demo_data.py')
+    code = ('import cv2, runpy, sys\n'
+            'cv2.imwrite = lambda *a, **k: False\n'
+            f'sys.argv = [{script!r}, "--out", {str(tmp_path / "d")!r}, "--train-images", "2", '
+            '"--val-images", "2"]\n'
+            f'runpy.run_path({script!r}, run_name="__main__")\n')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith('error: ')
     assert not (tmp_path / 'd' / 'annotations' / 'lvis_v1_train.json').exists()
 
 

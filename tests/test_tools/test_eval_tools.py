@@ -1,13 +1,13 @@
 import json
+import os
 
 import pytest
 
 from mmdet_lvis_fed.testing import synthetic as syn
-from tests.conftest import lvis_reference
+from mmdet_lvis_fed.testing.reference import lvis_reference
 
 
-def test_lvis_eval_cli_matches_lvis_api(tmp_path, capsys):
-    from tools import lvis_eval
+def test_lvis_eval_cli_matches_lvis_api(tmp_path):
     gt = syn.make_ground_truth(30, num_cats=25, seed=5)
     cols = syn.make_detections(gt, 50, seed=6)
     results = syn.to_results(cols, syn.detection_masks(gt, cols))
@@ -16,30 +16,30 @@ def test_lvis_eval_cli_matches_lvis_api(tmp_path, capsys):
     names = [c['name'] for c in gt['categories']][:10]
     for iou_type in ('bbox', 'segm'):
         out = tmp_path / f'{iou_type}.json'
-        lvis_eval.main([str(tmp_path / 'gt.json'), str(tmp_path / 'res.json'), '--iou-type',
-                        iou_type, '--classes', *names, '--out', str(out)])
+        done = run_cli(tmp_path / 'gt.json', tmp_path / 'res.json', '--iou-type', iou_type,
+                       '--classes', *names, '--out', out)
+        assert done.returncode == 0 and 'APr' in done.stdout, done.stderr
         got = json.loads(out.read_text())
         ref = lvis_reference(gt, results, iou_type,
                              cat_ids=[c['id'] for c in gt['categories']][:10])
         for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf'):
             assert got[key] == pytest.approx(ref.results[key], abs=1e-9), key
-    assert 'APr' in capsys.readouterr().out
 
 
-def test_lvis_eval_cli_bad_input_exits_with_the_field(tmp_path, capsys):
-    from tools import lvis_eval
+def test_lvis_eval_cli_bad_input_exits_with_the_field(tmp_path):
     gt = syn.make_ground_truth(3, num_cats=5, seed=5)
     (tmp_path / 'gt.json').write_text(json.dumps(gt))
     (tmp_path / 'res.json').write_text(json.dumps([dict(image_id=999, category_id=1, score=0.5,
                                                         bbox=[0, 0, 1, 1])]))
-    with pytest.raises(SystemExit) as e:
-        lvis_eval.main([str(tmp_path / 'gt.json'), str(tmp_path / 'res.json')])
-    assert e.value.code == 2
-    assert 'record 0: field "image_id": 999 is not an image of' in capsys.readouterr().err
+    done = run_cli(tmp_path / 'gt.json', tmp_path / 'res.json')
+    assert done.returncode == 2
+    assert 'record 0: field "image_id": 999 is not an image of' in done.stderr
 
 
 def test_plot_ap_iou_writes_a_png(tmp_path):
-    from tools import plot_ap_iou
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
     rows = [dict(id=i, name=f'c{i}', frequency=f, num_gt=3, ap=0.5,
                  ap_per_iou=[0.9 - 0.08 * k for k in range(10)]) for i, f in enumerate('rcff')]
     rows.append(dict(id=9, name='none', frequency='c', num_gt=0, ap=None, ap_per_iou=None))
@@ -47,7 +47,8 @@ def test_plot_ap_iou_writes_a_png(tmp_path):
     src.parent.mkdir(parents=True)
     src.write_text(json.dumps(dict(iou_thrs=[0.5 + 0.05 * k for k in range(10)], bbox=rows,
                                    segm=rows)))
-    plot_ap_iou.main([str(tmp_path / 'run')])
+    subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'plot_ap_iou.py'),
+                    str(tmp_path / 'run')], check=True, capture_output=True)
     png = src.parent / 'ap_iou.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -77,14 +78,13 @@ def files(tmp_path_factory):
     return gt, results, tmp
 
 
-def test_challenge2021_protocol_matches_the_reference(files, capsys):
-    from tests.test_evaluation.reference import challenge_eval
-    from tools import lvis_eval
+def test_challenge2021_protocol_matches_the_reference(files):
+    from mmdet_lvis_fed.testing.reference import challenge_eval
     gt, results, tmp = files
     out = tmp / 'challenge.json'
-    lvis_eval.main([str(tmp / 'gt.json'), str(tmp / 'res.json'), '--challenge2021', '--pooled',
-                    '--out', str(out)])
-    printed = capsys.readouterr().out
+    done = run_cli(tmp / 'gt.json', tmp / 'res.json', '--challenge2021', '--pooled', '--out', out)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     assert 'protocol: LVIS challenge 2021 (Boundary AP, Fixed AP): Boundary IoU' in printed
     assert 'AR@10000/cat' in printed and 'AP-pool' in printed
     got = json.loads(out.read_text())
@@ -92,15 +92,17 @@ def test_challenge2021_protocol_matches_the_reference(files, capsys):
     assert got['AR@10000/cat'] == pytest.approx(ref.results['AR@-1'], abs=1e-9)
     for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AP-pool'):
         assert got[key] == pytest.approx(ref.results[key], abs=1e-9), key
-    with pytest.raises(SystemExit):
-        lvis_eval.parse_args(['a', 'b', '--challenge2021', '--iou-type', 'bbox'])
+    refused = run_cli('a', 'b', '--challenge2021', '--iou-type', 'bbox')
+    assert refused.returncode == 2
+    assert '--challenge2021 sets --iou-type boundary, not bbox' in refused.stderr
 
 
-def test_the_table_shows_ar_under_the_cap_that_ran(files, capsys):
-    from tools import lvis_eval
+def test_the_table_shows_ar_under_the_cap_that_ran(files):
     gt, results, tmp = files
-    summary = lvis_eval.main([str(tmp / 'gt.json'), str(tmp / 'res.json'), '--max-dets', '100'])
-    lines = capsys.readouterr().out.splitlines()
+    done = run_cli(tmp / 'gt.json', tmp / 'res.json', '--max-dets', '100', '--out',
+                   tmp / 'm100.json')
+    summary = json.loads((tmp / 'm100.json').read_text())
+    lines = done.stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if 'AR@100' in line)
     row = lines[head + 1].split()
     assert row[0] == 'bbox' and float(row[10]) == pytest.approx(summary['AR@100'], abs=5e-4)

@@ -1,4 +1,5 @@
-"""tools/make_subset.py: exact counts, the same split as LVISFedDataset, atomic output."""
+"""datasets/subset_files.py (tools/make_subset.py): exact counts, the same split as
+LVISFedDataset, atomic output."""
 import json
 import os
 
@@ -35,10 +36,9 @@ def expected(data, cat_ids, split, policy='keep', frac=0.3, seed=0):
     return sorted(ids), counts
 
 
-def run(train, val, out, *extra):
-    from tools import make_subset
-    return make_subset.main(['--train-ann', str(train), '--val-ann', str(val), '--out-dir', str(out),
-                             '--val-fraction', '0.3', *extra])
+def run(train, val, out, **options):
+    from mmdet_lvis_fed.datasets.subset_files import make_subset
+    return make_subset(str(train), str(val), str(out), val_fraction=0.3, **options)[0]
 
 
 @pytest.mark.parametrize('policy', ['keep', 'exclude'])
@@ -47,7 +47,7 @@ def test_counts_on_the_real_file(lvis_val_100, tmp_path, policy):
         data = json.load(f)
     names = ['knob', 'orange_(fruit)', 'streetlight', 'ashtray', 'beef_(food)', 'shark']
     ids = [next(c['id'] for c in data['categories'] if c['name'] == n) for n in names]
-    run(lvis_val_100, lvis_val_100, tmp_path, '--classes', *names, '--not-exhaustive', policy)
+    run(lvis_val_100, lvis_val_100, tmp_path, classes=names, not_exhaustive=policy)
     summary = json.loads((tmp_path / 'summary.json').read_text())
     for split, src_split in (('train', 'train'), ('val', 'val'), ('test', None)):
         imgs, counts = expected(data, ids, src_split, policy)
@@ -63,8 +63,8 @@ def test_counts_on_the_real_file(lvis_val_100, tmp_path, policy):
 def test_subset_files_agree_with_the_dataset_split(tmp_path):
     gt = syn.make_ground_truth(300, num_cats=30, seed=2)
     (tmp_path / 'train.json').write_text(json.dumps(gt))
-    run(tmp_path / 'train.json', tmp_path / 'train.json', tmp_path / 'out', '--num-per-freq',
-        'f=2', 'c=2', 'r=1', '--seed', '1')
+    run(tmp_path / 'train.json', tmp_path / 'train.json', tmp_path / 'out',
+        num_per_freq=dict(f=2, c=2, r=1), seed=1)
     out = json.loads((tmp_path / 'out' / 'train.json').read_text())
     names = tuple(c['name'] for c in out['categories'])
     ids = [c['id'] for c in out['categories']]
@@ -88,11 +88,10 @@ def test_subset_files_agree_with_the_dataset_split(tmp_path):
         assert [d['neg_labels'] for d in sub] == [d['neg_labels'] for d in full]
 
 
-def test_a_failure_writes_nothing(tmp_path, capsys):
+def test_a_failure_writes_nothing(tmp_path):
+    from mmdet_lvis_fed.errors import CommandError
     gt = syn.make_ground_truth(20, num_cats=10, seed=2)
     (tmp_path / 'train.json').write_text(json.dumps(gt))
-    with pytest.raises(SystemExit) as e:
-        run(tmp_path / 'train.json', tmp_path / 'train.json', tmp_path / 'out', '--classes',
-            'zebra')
-    assert e.value.code == 2 and "has no category named 'zebra'" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="has no category named 'zebra'"):
+        run(tmp_path / 'train.json', tmp_path / 'train.json', tmp_path / 'out', classes=['zebra'])
     assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
