@@ -1,5 +1,5 @@
-"""datasets/subset_files.py (tools/make_subset.py): exact counts, the same split as
-LVISFedDataset, atomic output."""
+"""mmdet_lvis_fed.datasets.subset_files (the code of tools/make_subset.py): exact counts, the same
+split as LVISFedDataset, atomic output."""
 import json
 import os
 
