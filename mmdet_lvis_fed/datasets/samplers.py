@@ -10,7 +10,6 @@ from torch.utils.data import Sampler
 from mmdet.registry import DATA_SAMPLERS
 
 from ..wrappers import unwrap_dataset
-
 from .frequency import FREQ_SOURCES, class_frequency
 from .repeat_factors import draw_copies, repeat_factors
 

@@ -36,8 +36,7 @@ class FreezeModulesHook(Hook):
                              "(e.g. ('backbone', 'neck'))")
         self.modules = tuple(modules)
 
-    def _frozen(self, runner):
-        model = unwrap_model(runner.model)
+    def _frozen(self, model):
         missing = [m for m in self.modules if not hasattr(model, m)]
         if missing:
             raise ValueError(f'FreezeModulesHook: the model ({type(model).__name__}) has no '
@@ -47,7 +46,7 @@ class FreezeModulesHook(Hook):
 
     def before_train(self, runner):
         model = unwrap_model(runner.model)
-        self._kept = self._frozen(runner)     # looked up once, not at every iteration
+        self._kept = self._frozen(model)      # looked up once, not at every iteration
         frozen = 0
         for module in self._kept:
             for p in module.parameters():

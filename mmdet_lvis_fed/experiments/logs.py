@@ -40,17 +40,21 @@ def read_curves(work_dir):
     return train, dict(sorted(val.items())), 'epoch'
 
 
+def newest_per_category(folder):
+    """The newest lvis_fed_per_category.json under `folder` (LVISFedMetric writes one into each
+    test's log folder, work_dirs/<config>/<timestamp>/), or None."""
+    found = sorted(glob.glob(osp.join(folder, '**', 'lvis_fed_per_category.json'),
+                             recursive=True), key=osp.getmtime)
+    return found[-1] if found else None
+
+
 def per_category_json(path):
-    """`path` when it is a file, else the newest lvis_fed_per_category.json under it (LVISFedMetric
-    writes one into each test's log folder, work_dirs/<config>/<timestamp>/)."""
-    if osp.isfile(path):
-        return path
-    found = sorted(glob.glob(osp.join(path, '**', 'lvis_fed_per_category.json'), recursive=True),
-                   key=osp.getmtime)
-    if not found:
+    """`path` when it is a file, else the newest lvis_fed_per_category.json under it."""
+    found = path if osp.isfile(path) else newest_per_category(path)
+    if found is None:
         raise CommandError(f'no lvis_fed_per_category.json under {path} (run mim test with '
                            'LVISFedMetric first)')
-    return found[-1]
+    return found
 
 
 def read_per_category(path, iou_types=None):

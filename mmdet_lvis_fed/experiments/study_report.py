@@ -17,14 +17,13 @@ AP@0.5 of a group is the mean over its categories of their AP at IoU 0.5, as lvi
 (the metric's lvis_fed_per_category.json of each test). A request it cannot carry out is a
 CommandError.
 """
-import glob
 import os.path as osp
 
 import numpy as np
 
 from ..errors import CommandError
 from ..io import atomic_write_text
-from .logs import read_curves, read_per_category
+from .logs import newest_per_category, read_curves, read_per_category
 from .runs import Run
 
 STUDY = 'configs/demo/study'
@@ -61,12 +60,11 @@ def read_run(run):
     m = run.finished()
     if m is None:
         return None
-    found = sorted(glob.glob(osp.join(run.dir, '*', 'lvis_fed_per_category.json')),
-                   key=osp.getmtime)
-    if not found:
+    found = newest_per_category(run.dir)
+    if found is None:
         raise CommandError(f'{run.dir}: no lvis_fed_per_category.json (was it tested with '
                            'LVISFedMetric?)')
-    per_cat = read_per_category(found[-1], iou_types=[task for task, _ in TASKS])
+    per_cat = read_per_category(found, iou_types=[task for task, _ in TASKS])
     train, val, _ = read_curves(run.dir)
     return dict(metrics=m['metrics'], per_cat=per_cat, train=train, val=val,
                 checkpoint=m['checkpoint'], minutes=(m['train_s'] + m['test_s']) / 60)
