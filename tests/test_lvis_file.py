@@ -115,24 +115,3 @@ def test_ids_beyond_64_bits_are_refused(tmp_path, where):
     path.write_text(json.dumps(gt))
     with pytest.raises(LVISFormatError, match=re.escape(f'{field}: {big} does not fit in 64 bits')):
         LVISFile.read(str(path)).validate_ids()
-
-
-def test_one_box_rule_for_ground_truth_and_detections():
-    from mmdet_lvis_fed.lvis_file import bad_boxes
-    boxes = [[0, 0, 1, 1], [0, 0, 0, 0], [0, 0, -1, 1], [0, 0, 1, -0.5], [np.inf, 0, 1, 1],
-             [0, np.nan, 1, 1], [1e300, 1e300, 1e300, 1e300]]
-    assert bad_boxes(boxes).tolist() == [False, False, True, True, True, True, False]
-
-
-# --- the one name lookup -----------------------------------------------------------------------
-
-def test_the_name_lookup_refuses_empty_and_ambiguous_class_lists():
-    from mmdet_lvis_fed.lvis_file import categories_named
-    cats = [dict(id=1, name='a'), dict(id=2, name='b'), dict(id=3, name='b')]
-    assert [c['id'] for c in categories_named(cats, ('a',))] == [1]
-    with pytest.raises(LVISFormatError, match=r'^classes is empty: name at least one category'):
-        categories_named(cats, ())
-    with pytest.raises(LVISFormatError, match=re.escape(
-            "f.json: field \"categories\": 2 categories are named 'b' (ids [2, 3]): the name "
-            "cannot choose between them")):
-        categories_named(cats, ('a', 'b'), 'f.json')

@@ -26,7 +26,7 @@ def test_core_imports_no_framework():
 import json, sys
 import mmdet_lvis_fed
 from mmdet_lvis_fed.evaluation.federated_eval import evaluate
-from mmdet_lvis_fed.evaluation.results_file import read_results, read_mmdet_dump
+from mmdet_lvis_fed.evaluation.results_file import read_detections
 from mmdet_lvis_fed.lvis_file import LVISFile
 from mmdet_lvis_fed.datasets.subset import FederatedSubset
 from mmdet_lvis_fed.datasets import frequency, repeat_factors

@@ -83,7 +83,7 @@ def worker(tool, data_dir, iou_type, max_dets, max_dets_per_cat):
         if tool == 'ours-list':
             from ..evaluation.federated_eval import evaluate
             from ..evaluation.ground_truth import LVISGroundTruth
-            from ..evaluation.results_file import detections_from_records
+            from ..evaluation.results_json import detections_from_records
             g = LVISGroundTruth.from_dict(gt)
             if iou_type != 'bbox':
                 g.rles()
@@ -220,7 +220,7 @@ with open(sys.argv[1], 'rb') as f:
 """,
     'ours: read_results (msgspec, checked columns)': """
 import sys
-from mmdet_lvis_fed.evaluation.results_file import read_results
+from mmdet_lvis_fed.evaluation.results_json import read_results
 read_results(sys.argv[1])
 """,
 }

@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import LVISFormatError, field_error
-from ..lvis_file import categories_named
+from ..errors import field_error
+from ..records import categories_named
 
 FREQ_ORDER = ('f', 'c', 'r')
 NOT_EXHAUSTIVE_POLICIES = ('exclude', 'keep')
@@ -167,7 +167,8 @@ def _check_present_and_absent(lvis, img_ids, ann_idx, chosen, neg_img, neg_cat):
     """Refuse an image that lists a chosen category as verified absent (neg_category_ids) while
     it has annotations of it: the federated rules would count its instances both as ground truth
     and as proof that every detection of the category there is false. lvis-api accepts such a
-    file silently. Only the chosen categories are checked (lazy parsing: lvis_file.py)."""
+    file silently. Only the chosen categories are checked (lazy parsing: lvis_file.py and
+    annotation_scan.py)."""
     if not neg_img:
         return
     order = np.argsort(img_ids, kind='stable')

@@ -1,9 +1,10 @@
 """Detections in columns, and every rule a detection's values must follow, in one function.
 
-The readers (`results_file.py`) check types and shapes as they decode; `check_detections` checks
+The readers (`results_json.py`, `mmdet_dump.py`) check types and shapes as they decode, and
+`detections_from_predictions` turns mmdet's predictions into these columns; `check_detections` checks
 the values against the ground truth, whatever the reader: ids that name an image and a category
 of the annotation file, a score that can be ranked, a box that passes the box rule of the
-annotation file (`lvis_file.check_boxes`, the same rule as the ground truth's) and, where masks
+annotation file (`records.check_boxes`, the same rule as the ground truth's) and, where masks
 are read, masks of their image's size. A mask's RLE counts are decoded and checked when
 pycocotools is about to read it (`masks.check_rle_counts`): decoding 1.5M strings only to check
 them would cost more than the IoUs.
@@ -14,7 +15,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from ..errors import describe, field_error
-from ..lvis_file import BOX_RULE, check_boxes
+from ..records import BOX_RULE, check_boxes
 from .columns import index_of
 from .masks import RLEColumn, mask_column
 
@@ -138,3 +139,47 @@ def check_detections(gt, dets: Detections, with_masks: bool) -> CheckedDetection
         segm = mask_column(dets.segm if dets.segm is not None else [], gt.img_hw[img], src,
                            names.mask_name)
     return CheckedDetections(img, cat, score, bbox, segm)
+
+
+# mmdet's predictions (the metric's per-image arrays, a test dump) as detections ------------
+
+
+def detections_from_predictions(preds: Sequence[dict], label_cat_ids, source: Optional[str],
+                                with_masks: bool) -> Detections:
+    """mmdet's per-image predictions as LVIS columns.
+
+    Each entry: ``img_id``, ``bboxes`` (n, 4) x1 y1 x2 y2, ``scores`` (n,), ``labels`` (n,) 0..K-1
+    and, with `with_masks`, ``masks`` (an RLEColumn or a list of RLE dicts). Label k is category
+    ``label_cat_ids[k]``. Boxes become x, y, w, h as mmdet's own LVIS metric writes them: the
+    values taken to float64 first (mmdet's `bbox.tolist()`), then w = x2 - x1 and h = y2 - y1 in
+    float64 (subtracting in float32 would round a width of 4.99999990 to 5.0 and change which
+    IoUs reach a threshold). Scores are taken to float64 as they are (mmdet's `float(score)`).
+    Messages name the entry and the detection in it.
+    """
+    label_cat_ids = np.asarray(label_cat_ids, np.int64)
+    counts = [len(p['scores']) for p in preds]
+    names = PredictionRecords(counts, [p['img_id'] for p in preds])
+    labels = _cat([np.asarray(p['labels']).reshape(-1) for p in preds], np.int64)
+    bad = (labels < 0) | (labels >= len(label_cat_ids))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise field_error(source, *names.name('category_id', k), f'label {labels[k]} has no '
+                          f'category: there are {len(label_cat_ids)} classes')
+    boxes = _cat([np.asarray(p['bboxes']).reshape(-1, 4) for p in preds], np.float64)
+    boxes = boxes.reshape(-1, 4)
+    boxes[:, 2:] -= boxes[:, :2]
+    segm = None
+    if with_masks:
+        segm = RLEColumn.concat(p['masks'] if isinstance(p['masks'], RLEColumn)
+                                else RLEColumn.from_rles(p['masks']) for p in preds)
+    return Detections(
+        image_id=np.repeat(np.array([p['img_id'] for p in preds], np.int64), counts),
+        category_id=label_cat_ids[labels],
+        score=_cat([np.asarray(p['scores']).reshape(-1) for p in preds], np.float64),
+        bbox=boxes, segm=segm, source=source, names=names,
+        images=np.unique(np.array([p['img_id'] for p in preds], np.int64)))
+
+
+def _cat(arrays, dtype):
+    arrays = [np.asarray(a) for a in arrays]
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)

@@ -96,8 +96,9 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
 
     Args:
         gt: ground truth (`LVISGroundTruth.from_file` / `from_dict`).
-        dets: detections (`results_file.read_results`, `read_mmdet_dump`,
-            `detections_from_records`, or built from arrays).
+        dets: detections (`results_json.read_results`, `mmdet_dump.read_mmdet_dump`,
+            `results_json.detections_from_records`, `detections.detections_from_predictions`,
+            or built from arrays).
         iou_type: 'bbox', 'segm' or 'boundary' (Boundary AP: min(mask IoU, boundary IoU)).
         cat_ids: LVIS category ids to evaluate (a subset); None evaluates every category in `gt`.
             APr/APc/APf average over the subset's categories, by their `frequency` in `gt`.
@@ -116,17 +117,51 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
         dilation_ratio: boundary only: d = max(1, round(dilation_ratio x image diagonal)).
             Defaults to 0.02 (the official value).
     """
+    _check_options(iou_type, dilation_ratio)
+    with_masks = iou_type != 'bbox'
+    box_area = dets.box_given and not (mask_area and with_masks)
+    checked = check_detections(gt, dets, with_masks or not box_area)
+    eval_cats = gt.cat_indices(cat_ids)
+    cat_sel = np.zeros(gt.num_cats, bool)
+    cat_sel[eval_cats] = True
+    img_sel = _image_selection(gt, img_ids)
+
+    g = _select_ground_truth(gt, cat_sel, img_sel)
+    keep = limit_per_image(checked.img, checked.score, max_dets)
+    keep = limit_per_category(keep, checked.img, checked.cat, checked.score, max_dets_per_cat,
+                              regrouped=max_dets >= 0)
+    d = _select_detections(gt, dets, checked, keep, cat_sel, img_sel, g['pos_keys'], box_area)
+    gt_ig = _area_ignore(g['area'], g['ignore'])
+    tps, fps = _true_and_false_positives(gt, dets, checked, d, g, gt_ig, iou_type,
+                                         dilation_ratio)
+    num_gt = np.stack([np.bincount(g['cat'][~gt_ig[a]], minlength=gt.num_cats)
+                       for a in range(len(AREA_RNGS))])
+    precision, recall = accumulate(d['cat'], d['score'], tps, fps, num_gt, eval_cats)
+    freq = [gt.cat_freq[k] for k in eval_cats]
+    pool_precision = None
+    if pooled:
+        pool_precision = accumulate_pools(d['cat'], d['score'], tps, fps, num_gt, eval_cats,
+                                          freq)
+    short = 0
+    if max_dets_per_cat >= 0:
+        short = short_categories(checked.cat, keep, eval_cats, max_dets_per_cat)
+    return EvalResult(iou_type, summarize(precision, recall, freq, max_dets, max_dets_per_cat,
+                                          pool_precision),
+                      precision, recall, gt.cat_ids[eval_cats],
+                      [gt.cat_names[k] for k in eval_cats], freq, num_gt[0, eval_cats],
+                      _protocol(iou_type, max_dets, max_dets_per_cat, pooled, mask_area,
+                                dilation_ratio), short)
+
+
+def _check_options(iou_type, dilation_ratio):
     if iou_type not in IOU_TYPES:
         raise ValueError(f'iou_type must be one of {IOU_TYPES}, not {iou_type!r}')
     if not 0 <= dilation_ratio < float('inf'):
         raise ValueError(f'dilation_ratio must be a finite number >= 0, not {dilation_ratio!r}')
-    with_masks = iou_type != 'bbox'
-    box_area = dets.box_given and not (mask_area and with_masks)
-    checked = check_detections(gt, dets, with_masks or not box_area)
-    num_cats = gt.num_cats
-    eval_cats = gt.cat_indices(cat_ids)
-    cat_sel = np.zeros(num_cats, bool)
-    cat_sel[eval_cats] = True
+
+
+def _image_selection(gt, img_ids):
+    """(images,) bool: the images evaluated (every one where `img_ids` is None)."""
     img_sel = np.ones(len(gt.img_ids), bool)
     if img_ids is not None:
         img_sel[:] = False
@@ -134,22 +169,30 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
         img_sel[index_of(img_ids, gt.img_ids, lambda i: LVISFormatError(
             f'{gt.source or "ground truth"}: field "images": no image has the requested id '
             f'{img_ids[i]}'))] = True
+    return img_sel
 
-    g = _select_ground_truth(gt, cat_sel, img_sel)
-    keep = limit_per_image(checked.img, checked.score, max_dets)
-    keep = limit_per_category(keep, checked.img, checked.cat, checked.score, max_dets_per_cat,
-                              regrouped=max_dets >= 0)
-    d = _select_detections(gt, dets, checked, keep, cat_sel, img_sel, g['pos_keys'], box_area)
+
+def _protocol(iou_type, max_dets, max_dets_per_cat, pooled, mask_area, dilation_ratio):
+    """The options that decided the numbers, as `EvalResult.protocol` records them."""
+    protocol = dict(max_dets=max_dets, max_dets_per_cat=max_dets_per_cat, pooled=pooled,
+                    mask_area=mask_area and iou_type != 'bbox')
+    if iou_type == 'boundary':
+        protocol['dilation_ratio'] = dilation_ratio
+    return protocol
+
+
+def _true_and_false_positives(gt, dets, checked, d, g, gt_ig, iou_type, dilation_ratio):
+    """(area ranges x IoU thresholds, detections) bool arrays, row a * T + t for area range a and
+    threshold t: each evaluated detection (`d`) a true positive, a false positive, or neither
+    (ignored), after greedy matching to the ground truth `g` (`gt_ig`: ignored per area range)."""
     det_masks = gt_masks = None
-    if with_masks:
+    if iou_type != 'bbox':
         # pycocotools reads the masks of detections whose (image, category) has ground truth
         check_rle_counts(checked.segm, dets.source or 'detections', dets.names.mask_name,
                          d['idx'][in_sorted(d['key'], g['pos_keys'])])
         det_masks = checked.segm
         gt_masks = gt.rles() if iou_type == 'segm' else gt.rle_column()
     pairs = candidate_pairs(d, g, iou_type, det_masks, gt_masks, gt.img_hw, dilation_ratio)
-    # Rows of the matching state: area range a, IoU threshold t -> row a * T + t.
-    gt_ig = _area_ignore(g['area'], g['ignore'])
     dt_m, dt_ig_m = greedy_match(d['rank'], pairs, np.repeat(gt_ig, len(IOU_THRS), axis=0),
                                  len(g['area']))
     dt_out = _area_ignore(d['area'], np.zeros(len(d['area']), bool))
@@ -163,27 +206,7 @@ def evaluate(gt: LVISGroundTruth, dets: Detections, iou_type: str = 'bbox',
     fps |= dt_nel[None, :]
     fps |= dt_m
     np.logical_not(fps, out=fps)
-    del dt_m
-    num_gt = np.stack([np.bincount(g['cat'][~gt_ig[a]], minlength=num_cats)
-                       for a in range(len(AREA_RNGS))])
-    precision, recall = accumulate(d['cat'], d['score'], tps, fps, num_gt, eval_cats)
-    freq = [gt.cat_freq[k] for k in eval_cats]
-    pool_precision = None
-    if pooled:
-        pool_precision = accumulate_pools(d['cat'], d['score'], tps, fps, num_gt, eval_cats,
-                                          freq)
-    protocol = dict(max_dets=max_dets, max_dets_per_cat=max_dets_per_cat, pooled=pooled,
-                    mask_area=mask_area and with_masks)
-    if iou_type == 'boundary':
-        protocol['dilation_ratio'] = dilation_ratio
-    short = 0
-    if max_dets_per_cat >= 0:
-        short = short_categories(checked.cat, keep, eval_cats, max_dets_per_cat)
-    return EvalResult(iou_type, summarize(precision, recall, freq, max_dets, max_dets_per_cat,
-                                          pool_precision),
-                      precision, recall, gt.cat_ids[eval_cats],
-                      [gt.cat_names[k] for k in eval_cats], freq, num_gt[0, eval_cats],
-                      protocol, short)
+    return tps, fps
 
 
 def _area_ignore(area, ignore):

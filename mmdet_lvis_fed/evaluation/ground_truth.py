@@ -11,7 +11,8 @@ from typing import List, Optional
 import numpy as np
 
 from ..errors import LVISFormatError, where
-from ..lvis_file import LVISFile, categories_named
+from ..lvis_file import LVISFile
+from ..records import categories_named
 from .columns import index_of, pair_keys
 from .masks import RLEColumn, check_rle, check_rle_counts
 
@@ -113,7 +114,7 @@ class LVISGroundTruth:
 
     def cat_ids_of(self, names=None):
         """Category ids of mmdet's labels 0..K-1: those of `names` in that order
-        (`lvis_file.categories_named`, the one name lookup), or without names every category
+        (`records.categories_named`, the one name lookup), or without names every category
         sorted by id (the label order of mmdet's LVIS datasets)."""
         if names is None:
             return self.cat_ids

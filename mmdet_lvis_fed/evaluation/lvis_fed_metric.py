@@ -18,7 +18,8 @@ from .ground_truth import LVISGroundTruth
 from .masks import RLEColumn
 from .params import AREA_LABELS, IOU_THRS
 from .report import frequency_table, per_category_table
-from .results_file import detections_from_predictions, write_results_json
+from .detections import detections_from_predictions
+from .results_writer import write_results_json
 
 
 @METRICS.register_module()

@@ -10,7 +10,7 @@ from mmdet_lvis_fed.errors import LVISFormatError
 from mmdet_lvis_fed.evaluation.detections import Detections
 from mmdet_lvis_fed.evaluation.federated_eval import evaluate
 from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
-from mmdet_lvis_fed.evaluation.results_file import detections_from_records
+from mmdet_lvis_fed.evaluation.results_json import detections_from_records
 from mmdet_lvis_fed.testing.reference import lvis_reference
 from mmdet_lvis_fed.testing.reference import challenge_eval
 

@@ -6,7 +6,7 @@ import pytest
 from mmdet_lvis_fed.evaluation.federated_eval import evaluate
 from mmdet_lvis_fed.evaluation.ground_truth import LVISGroundTruth
 from mmdet_lvis_fed.evaluation.limits import limit_per_category, limit_per_image
-from mmdet_lvis_fed.evaluation.results_file import detections_from_records
+from mmdet_lvis_fed.evaluation.results_json import detections_from_records
 from mmdet_lvis_fed.testing.reference import cap_results, challenge_eval
 from tests.test_evaluation.test_federated_eval import det, make_gt
 

@@ -1,4 +1,5 @@
-"""LVISFedDataset's shared-memory data list (mmdet_lvis_fed/shared_buffer.py): the same list as
+"""The shared-memory data list (datasets/shared_data_list.py, over the segment format of
+shared_buffer.py), through LVISFedDataset and a plain mmengine dataset: the same list as
 mmengine's plain path, built in a child process, one segment per node, nothing left in /dev/shm."""
 import json
 import mmap
@@ -12,9 +13,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from mmengine.dataset import BaseDataset
 
 from mmdet_lvis_fed import shared_buffer
 from mmdet_lvis_fed.datasets.lvis_fed import LVISFedDataset
+from mmdet_lvis_fed.datasets.shared_data_list import SharedDataListMixin
 from mmdet_lvis_fed.dist_cpu import start_local_ranks
 from mmdet_lvis_fed.errors import LVISFormatError
 from mmdet_lvis_fed.testing.synthetic import make_ground_truth
@@ -84,6 +87,36 @@ def test_serialize_data_false_is_mmengines_plain_list(lvis_val_100):
     ds = build(lvis_val_100, serialize_data=False)
     assert not hasattr(ds, 'shared_segment') and len(ds.data_list) == len(ds) > 0
     assert ds.get_data_info(0) == build(lvis_val_100, shared_memory=False).get_data_info(0)
+
+
+class Squares(SharedDataListMixin, BaseDataset):
+    """Any mmengine dataset: records computed from the annotation file's one number."""
+
+    def __init__(self, *args, shared_memory=True, **kw):
+        self.shared_memory = shared_memory
+        super().__init__(*args, **kw)
+
+    def load_data_list(self):
+        with open(self.ann_file) as f:
+            n = int(f.read())
+        return [dict(img_id=i, square=i * i, built_in=os.getpid()) for i in range(n)]
+
+
+def test_the_mixin_shares_any_mmengine_datasets_list(tmp_path):
+    ann = tmp_path / 'n.txt'
+    ann.write_text('7')
+    ds = Squares(ann_file=str(ann), pipeline=[])
+    assert [ds.get_data_info(i)['square'] for i in range(len(ds))] == [0, 1, 4, 9, 16, 25, 36]
+    assert ds.get_data_info(0)['built_in'] == ds.shared_segment['built_in_pid'] != os.getpid()
+    assert isinstance(ds.data_bytes.base.obj, mmap.mmap)
+    plain = Squares(ann_file=str(ann), pipeline=[], shared_memory=False)
+    assert not hasattr(plain, 'shared_segment')
+    assert plain.get_data_info(6)['square'] == 36 and plain.get_data_info(6)['built_in'] == os.getpid()
+    # the key follows the file's content
+    key = ds._segment_key()
+    ann.write_text('8')
+    assert Squares(ann_file=str(ann), pipeline=[], lazy_init=True)._segment_key() != key
+    assert not own_segments()
 
 
 class RecordsPID(LVISFedDataset):
@@ -200,7 +233,7 @@ RANK = textwrap.dedent('''
     from mmengine.registry import init_default_scope
     from torch.utils.data import DataLoader
     from mmdet_lvis_fed.datasets.lvis_fed import LVISFedDataset
-    from tests.test_datasets.test_shared_memory import mapped_segments
+    from tests.test_datasets.test_shared_data_list import mapped_segments
 
     def in_worker(batch):
         return [(d['img_id'], sorted(mapped_segments())) for d in batch]
