@@ -28,8 +28,10 @@ def test_real_file_takes_the_fast_path(lvis_val_100):
 
 
 def test_generated_large_layout(tmp_path):
+    # the benchmarks' generator (compact msgspec encoding, chunk boundaries inside the arrays)
+    from mmdet_lvis_fed.testing.lvis_v1 import FULL_SIZE, write_lvis_v1
     path = tmp_path / 'big.json'
-    syn.write_large_lvis(str(path), num_images=50, num_anns=400, num_cats=30)
+    write_lvis_v1(str(path), 50, chunk=7, **FULL_SIZE)
     assert same_as_json(path)._anns is None
 
 

@@ -19,6 +19,7 @@ import os.path as osp
 
 from mmdet_lvis_fed.benchmarks import evaluation
 from mmdet_lvis_fed.io import ToolParser
+from mmdet_lvis_fed.testing.lvis_v1 import NUM_CLASSES
 
 
 def main():
@@ -29,7 +30,8 @@ def main():
                    help='detections per image before any cap (default 100)')
     p.add_argument('--dets-per-cat', type=int,
                    help='instead: this many detections for every category (Fixed AP data)')
-    p.add_argument('--cats', type=int, default=1203, help='number of categories (default 1203)')
+    p.add_argument('--cats', type=int, default=NUM_CLASSES,
+                   help=f'number of categories (default {NUM_CLASSES}, LVIS v1\'s)')
     p.add_argument('--iou-types', nargs='+', default=['bbox', 'segm'],
                    choices=['bbox', 'segm', 'boundary'])
     p.add_argument('--max-dets', type=int, default=300,

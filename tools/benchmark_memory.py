@@ -3,7 +3,7 @@
 LVISFedDataset's shared-memory data list against mmengine's copy per rank and mmdet's
 LVISV1Dataset.
 
-    python tools/benchmark_memory.py [--ann-file data/bench/lvis_v1_train_synthetic.json]
+    python tools/benchmark_memory.py [--ann-file data/bench/lvis_v1-shaped_train.json]
         [--ranks 2] [--workers 2] [--cases ...] [--ranks-of "mmdet LVISV1Dataset=1"]
 
 Generates the default file once if missing, as benchmark_loading.py does (100,170 images,
@@ -37,7 +37,7 @@ from mmdet_lvis_fed.benchmarks import memory
 from mmdet_lvis_fed.io import ToolParser, fail
 
 DEFAULT_ANN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data', 'bench',
-                       'lvis_v1_train_synthetic.json')
+                       'lvis_v1-shaped_train.json')
 GIB = 2 ** 30
 
 
@@ -72,10 +72,10 @@ def main():
         if osp.abspath(args.ann_file) != osp.abspath(DEFAULT_ANN):
             fail(f'--ann-file {args.ann_file}: no such file (only the default '
                  f'{osp.relpath(DEFAULT_ANN)} is generated when missing)')
-        from mmdet_lvis_fed.testing.synthetic import write_large_lvis
+        from mmdet_lvis_fed.testing.lvis_v1 import write_full_size
         print(f'generating {args.ann_file} ...', flush=True)
         try:
-            write_large_lvis(args.ann_file, progress=lambda m: print(m, flush=True))
+            write_full_size(args.ann_file, progress=lambda m: print(m, flush=True))
         except OSError as e:
             fail(f'--ann-file {args.ann_file}: cannot write it ({e.strerror or e})')
     elif not osp.isfile(args.ann_file) or not os.access(args.ann_file, os.R_OK):

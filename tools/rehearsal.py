@@ -16,6 +16,7 @@ their DataLoader workers), as does Ctrl-C or SIGTERM to this tool. Errors end in
 import argparse
 
 from mmdet_lvis_fed.io import ToolParser, fail
+from mmdet_lvis_fed.testing.lvis_v1 import TRAIN_IMAGES, VAL_IMAGES
 
 BASELINE = 'configs/lvis_v1/mask-rcnn_r50_fpn_in1k_rfs-1e-3_ms-2x_lvis-v1.py'
 PIECE = 'configs/_base_/lvis-fixed-ap_test.py'
@@ -25,10 +26,10 @@ def main(argv=None):
     p = ToolParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work-dir', default='work_dirs/rehearsal', help='default work_dirs/rehearsal')
     p.add_argument('--config', default=BASELINE, help=f'the config rehearsed (default {BASELINE})')
-    p.add_argument('--train-images', type=int, default=100_170,
-                   help='train records (default 100,170: LVIS v1 train)')
-    p.add_argument('--val-images', type=int, default=19_809,
-                   help='val records (default 19,809: LVIS v1 val)')
+    p.add_argument('--train-images', type=int, default=TRAIN_IMAGES,
+                   help=f'train records (default {TRAIN_IMAGES:,}: LVIS v1 train)')
+    p.add_argument('--val-images', type=int, default=VAL_IMAGES,
+                   help=f'val records (default {VAL_IMAGES:,}: LVIS v1 val)')
     p.add_argument('--test-images', type=int, default=100,
                    help='val images tested (default 100)')
     p.add_argument('--iters', type=int, default=40, help='training iterations (default 40)')

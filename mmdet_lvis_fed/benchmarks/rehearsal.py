@@ -39,6 +39,7 @@ import numpy as np
 from .. import procfs
 from ..dist_cpu import free_port
 from ..io import atomic_write_text
+from ..testing.lvis_v1 import TRAIN_IMAGES, VAL_IMAGES
 from ..wrappers import dataset_chain, unwrap_dataset
 from . import memory
 
@@ -368,8 +369,8 @@ def check_data_folder(root):
             'left as it is; choose another --work-dir, or move it away yourself')
 
 
-def rehearse(work_dir, baseline, fixed_ap_piece, train_images=100_170, val_images_file=19_809,
-             iters=40, test_images=100, max_dets_per_cat=20, scale=(64, 48), nproc=2,
+def rehearse(work_dir, baseline, fixed_ap_piece, train_images=TRAIN_IMAGES,
+             val_images_file=VAL_IMAGES, iters=40, test_images=100, max_dets_per_cat=20, scale=(64, 48), nproc=2,
              timeout=1500):
     """Run the rehearsal (module docstring); returns its figures as a dict and prints them."""
     t_all = time.perf_counter()

@@ -5,6 +5,10 @@ file, with `id`, `name`, `synset`, `frequency` and `image_count`, and the number
 the counts were made on (100,170). LVIS data, CC BY 4.0 (lvisdataset.org), transcribed from the
 lists that detectron2 ships; its `description` says so.
 
+This module owns LVIS v1's sizes (`NUM_CLASSES`, `GROUP_SIZES`, `TRAIN_IMAGES`, ...) and is the
+one generator of LVIS-v1-shaped files: the rehearsal's scaled-down data and the benchmarks'
+full-size file (`write_full_size`) are drawn by the same code.
+
 `make_lvis_v1` / `write_lvis_v1` draw an LVIS-v1-shaped file with those categories: tiny images,
 every category on at least one image, each category on a share of the images proportional to its
 real `image_count` (exactly `image_count` images when `num_images` is 100,170), LVIS's ratio of
@@ -22,14 +26,21 @@ import numpy as np
 
 from ..datasets.frequency import COUNTED_ON_KEY
 from ..io import atomic_write
-from .synthetic import _boxes
 
 CATEGORIES_FILE = osp.join(osp.dirname(osp.abspath(__file__)), 'lvis_v1_categories.json')
+# LVIS v1's sizes, the package's one copy (the train and val files of lvisdataset.org): 1,203
+# categories, 405 frequent, 461 common, 337 rare; 1,270,141 train annotations over the 360,952
+# (image, category) pairs that the categories' image_count sum to.
 NUM_CLASSES = 1203
-# LVIS v1 train: 1,270,141 annotations over the 360,952 (image, category) pairs that the
-# categories' image_count sum to.
+GROUP_SIZES = (('f', 405), ('c', 461), ('r', 337))
+TRAIN_IMAGES = 100_170
+VAL_IMAGES = 19_809
 TRAIN_ANNOTATIONS = 1_270_141
+VAL_ANNOTATIONS = 244_707
 INSTANCES_PER_PAIR = TRAIN_ANNOTATIONS / 360_952
+# The benchmarks' full-size files (`write_full_size`): COCO-sized images and 40-vertex polygons,
+# so that a file of LVIS v1 train's counts takes about LVIS v1 train's bytes (~1 GB).
+FULL_SIZE = dict(image_size=(640, 480), poly_points=40)
 
 
 def read_categories_file() -> dict:
@@ -47,6 +58,16 @@ def lvis_v1_categories() -> list:
 def num_train_images() -> int:
     """The number of LVIS v1 train images the categories' image_count were made on (100,170)."""
     return int(read_categories_file()['num_train_images'])
+
+
+def draw_boxes(rng, n, img_w, img_h, min_side=1.0):
+    """(n, 4) x, y, w, h boxes inside an img_w x img_h image, sides log-uniform from `min_side`
+    to 90% of the width: tiny to huge, as LVIS's are."""
+    w = np.exp(rng.uniform(np.log(min_side), np.log(0.9 * img_w), n))
+    h = np.clip(w * np.exp(rng.normal(0, 0.4, n)), min_side, 0.9 * img_h)
+    x = rng.uniform(0, 1, n) * (img_w - w)
+    y = rng.uniform(0, 1, n) * (img_h - h)
+    return np.round(np.stack([x, y, w, h], 1), 2)
 
 
 def _category_images(rng, num_images, per_cat):
@@ -105,7 +126,7 @@ def draw_lvis_v1(num_images: int, seed: int = 0, image_size: Tuple[int, int] = (
     neg, ne = _lists(rng, num_images, pair_img, pair_cat, k, max_negatives, not_exhaustive_share)
     per_pair = rng.geometric(1.0 / instances_per_pair, len(pair_img))   # >= 1, mean as given
     ann_img, ann_cat = np.repeat(pair_img, per_pair), np.repeat(pair_cat, per_pair)
-    boxes = _boxes(rng, len(ann_img), width, height, min_side=2.0)
+    boxes = draw_boxes(rng, len(ann_img), width, height, min_side=2.0)
     return dict(categories=cats, num_images=num_images, width=width, height=height,
                 neg=neg, not_exhaustive=ne, ann_img=ann_img, ann_cat=ann_cat, boxes=boxes,
                 poly_points=int(poly_points), seed=seed)
@@ -234,3 +255,15 @@ def write_lvis_v1(path: str, num_images: int, seed: int = 0, chunk: int = 100_00
             f.write(part)
         f.write(b']}')
     return atomic_write(path, write, binary=True)
+
+
+def write_full_size(path: str, split: str = 'train',
+                    progress: Optional[Callable[[str], None]] = None) -> str:
+    """The benchmarks' file: `write_lvis_v1` at LVIS v1's image count of `split` (100,170 train
+    images, about 1.27M annotations, ~0.9 GiB; or 19,809 val images), `FULL_SIZE`'s images and
+    polygons. The same file for the loading and memory benchmarks and the rehearsal's scale."""
+    num_images = dict(train=TRAIN_IMAGES, val=VAL_IMAGES).get(split)
+    if num_images is None:
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    return write_lvis_v1(path, num_images, seed=0 if split == 'train' else 1, split=split,
+                         progress=progress, **FULL_SIZE)

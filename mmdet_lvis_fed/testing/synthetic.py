@@ -1,21 +1,23 @@
 """Seeded synthetic LVIS-format ground truth and detections, for tests and benchmarks.
 
-Everything is generated in bulk with numpy so that LVIS-val scale (20k images, 6M detections) takes
+Made-up categories in any number (LVIS v1's file-shaped data, with its real categories and sizes,
+is `lvis_v1`'s). Everything is generated in bulk with numpy so that LVIS-val scale (20k images, 6M detections) takes
 seconds. Boxes span tiny to huge; masks are octagons inscribed in the boxes, so a mask's area differs
 from its box's; detections mix near-misses of the ground truth with background boxes on positive,
 negative and unverified categories, and scores are rounded so that ties occur.
 """
 import numpy as np
 
-# LVIS v1: 405 frequent, 461 common, 337 rare categories out of 1,203.
-FREQ_SHARE = (('f', 405), ('c', 461), ('r', 337))
+from .lvis_v1 import GROUP_SIZES, NUM_CLASSES
+from .lvis_v1 import draw_boxes as _boxes
 
 
-def make_categories(num_cats=1203):
-    counts = np.array([n for _, n in FREQ_SHARE], float)
+def make_categories(num_cats=NUM_CLASSES):
+    """`num_cats` made-up categories, in LVIS v1's shares of frequent, common and rare."""
+    counts = np.array([n for _, n in GROUP_SIZES], float)
     counts = np.floor(counts / counts.sum() * num_cats).astype(int)
     counts[0] += num_cats - counts.sum()
-    freq = np.repeat([f for f, _ in FREQ_SHARE], counts)
+    freq = np.repeat([f for f, _ in GROUP_SIZES], counts)
     return [dict(id=i + 1, name=f'category_{i + 1:04d}', synset=f'category_{i + 1:04d}.n.01',
                  frequency=str(f)) for i, f in enumerate(freq)]
 
@@ -35,15 +37,7 @@ def octagon_area(boxes):
     return boxes[:, 2] * boxes[:, 3] * (1 - 4 * 0.5 * 0.3 * 0.3)
 
 
-def _boxes(rng, n, img_w, img_h, min_side=1.0):
-    w = np.exp(rng.uniform(np.log(min_side), np.log(0.9 * img_w), n))
-    h = np.clip(w * np.exp(rng.normal(0, 0.4, n)), min_side, 0.9 * img_h)
-    x = rng.uniform(0, 1, n) * (img_w - w)
-    y = rng.uniform(0, 1, n) * (img_h - h)
-    return np.round(np.stack([x, y, w, h], 1), 2)
-
-
-def make_ground_truth(num_images, num_cats=1203, seed=0, mean_pos_cats=4.0, mean_instances=2.5):
+def make_ground_truth(num_images, num_cats=NUM_CLASSES, seed=0, mean_pos_cats=4.0, mean_instances=2.5):
     """An LVIS v1-style annotation dict (polygons, federated lists, frequencies)."""
     rng = np.random.default_rng(seed)
     cats = make_categories(num_cats)
@@ -147,63 +141,6 @@ def to_results(dets, segm=None):
                                      if isinstance(counts, bytes) else counts)
         out.append(r)
     return out
-
-
-def write_large_lvis(path, num_images=100_170, num_anns=1_270_141, num_cats=1203, seed=0,
-                     poly_points=40, progress=None):
-    """Stream an LVIS v1-sized train file to `path` (about 1 GB at the defaults), atomically.
-
-    Polygons have `poly_points` vertices so the file's size per annotation is close to LVIS v1's.
-    """
-    import json
-    rng = np.random.default_rng(seed)
-    cats = make_categories(num_cats)
-    freq = np.array([c['frequency'] for c in cats])
-    weight = np.where(freq == 'f', 20.0, np.where(freq == 'c', 3.0, 0.5))
-    weight /= weight.sum()
-    per_img = rng.multinomial(num_anns - num_images, np.ones(num_images) / num_images) + 1
-    t = np.linspace(0, 2 * np.pi, poly_points, endpoint=False)
-    from ..io import atomic_write
-
-    def write(f):        # into a temporary file beside `path`, removed on any failure or exit
-        ann_id = 0
-        f.write('{"info": {}, "licenses": [], "categories": ')
-        json.dump(cats, f)
-        f.write(', "images": [')
-        img_cats = []
-        for i in range(num_images):
-            n_pos = min(per_img[i], 1 + rng.poisson(2.5))
-            pos = rng.choice(num_cats, n_pos, replace=False, p=weight)
-            img_cats.append(pos)
-            neg = rng.choice(num_cats, rng.integers(0, 10), replace=False)
-            neg = np.setdiff1d(neg, pos)
-            nel = pos[rng.uniform(size=len(pos)) < 0.1]
-            f.write(('' if i == 0 else ', ') + json.dumps(dict(
-                id=i + 1, width=640, height=480, license=1, flickr_url='',
-                coco_url=f'http://images.cocodataset.org/train2017/{i + 1:012d}.jpg',
-                date_captured='2013-11-14 16:28:13',
-                neg_category_ids=[cats[c]['id'] for c in neg],
-                not_exhaustive_category_ids=[cats[c]['id'] for c in nel])))
-        f.write('], "annotations": [')
-        for i in range(num_images):
-            pos = img_cats[i]
-            cat_of = pos[rng.integers(0, len(pos), per_img[i])]
-            boxes = _boxes(rng, per_img[i], 640, 480, min_side=2.0)
-            cx = boxes[:, :1] + boxes[:, 2:3] / 2
-            cy = boxes[:, 1:2] + boxes[:, 3:4] / 2
-            xs = np.round(cx + np.cos(t)[None] * boxes[:, 2:3] / 2, 2)
-            ys = np.round(cy + np.sin(t)[None] * boxes[:, 3:4] / 2, 2)
-            polys = np.stack([xs, ys], 2).reshape(len(boxes), -1)
-            areas = np.pi * boxes[:, 2] * boxes[:, 3] / 4
-            for c, b, p, a in zip(cat_of, boxes.tolist(), polys.tolist(), areas.tolist()):
-                ann_id += 1
-                f.write(('' if ann_id == 1 else ', ') + json.dumps(dict(
-                    id=ann_id, image_id=i + 1, category_id=cats[c]['id'], bbox=b, area=a,
-                    segmentation=[p])))
-            if progress and (i + 1) % 10000 == 0:
-                progress(f'  {i + 1}/{num_images} images, {ann_id} annotations written')
-        f.write(']}')
-    return atomic_write(path, write)
 
 
 def make_detections_per_category(gt, dets_per_cat=10000, seed=1, near_share=0.3):

@@ -64,8 +64,8 @@ def test_sigterm_while_generating_leaves_no_temporary(tmp_path):
     target = tmp_path / 'big.json'
     code = ('import signal, sys\n'
             'signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))   # as the tool does\n'
-            'from mmdet_lvis_fed.testing.synthetic import write_large_lvis\n'
-            f'write_large_lvis({str(target)!r})\n')
+            'from mmdet_lvis_fed.testing.lvis_v1 import write_full_size\n'
+            f'write_full_size({str(target)!r})\n')
     proc = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob('.big.json*.tmp')) and time.monotonic() < deadline:
