@@ -78,9 +78,9 @@ def in_val_split(img_ids, val_fraction: float = 0.1, split_seed: int = 0) -> np.
     A hash of (image id, seed) decides, so an image lands in the same split whichever file or subset
     it is read from (the full LVIS train file, or a subset file written by tools/make_subset.py).
     """
-    x = np.asarray(img_ids, np.uint64) + np.uint64(split_seed) * np.uint64(0x9E3779B97F4A7C15)
-    # splitmix64 finaliser
+    # splitmix64 finaliser (arithmetic modulo 2**64: the overflow is the hash)
     with np.errstate(over='ignore'):
+        x = np.asarray(img_ids, np.uint64) + np.uint64(split_seed) * np.uint64(0x9E3779B97F4A7C15)
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x = x ^ (x >> np.uint64(31))
