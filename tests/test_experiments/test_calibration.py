@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from tests.conftest import ROOT
-from mmdet_lvis_fed.experiments import calibration
+from mmdet_lvis_fed.experiments import calibration, calibration_inputs, calibration_sweep
 
 BASELINE = osp.join(ROOT, 'tests', 'data', 'configs', 'mask-rcnn_r18_fpn_gn-scratch_demo.py')
 GAMMAS = [0.0, 0.5, 1.0]
@@ -103,9 +103,9 @@ def test_one_inference_pass_serves_the_sweep(trained, tmp_path, monkeypatch, mas
 
 def calibrated_model(config, ckpt, meta):
     cfg = Config.fromfile(config)
-    override, _ = calibration.calibrated_head(cfg)
-    ckpt_dict, _ = calibration.read_checkpoint(ckpt)
-    model = calibration.load_model(cfg, override, dict(gamma=0.0), ckpt_dict, ckpt, 'cpu')
+    override, _ = calibration_inputs.calibrated_head(cfg)
+    ckpt_dict, _ = calibration_inputs.read_checkpoint(ckpt)
+    model = calibration_inputs.load_model(cfg, override, dict(gamma=0.0), ckpt_dict, ckpt, 'cpu')
     from mmdet_lvis_fed.datasets.frequency import class_frequency
     model.roi_head.bbox_head.calibration.set_class_frequency(class_frequency(meta, 'file'))
     return cfg, model
@@ -118,11 +118,11 @@ def test_each_gamma_equals_the_calibrated_models_prediction(trained, masks):
     from mmdet.registry import DATASETS
     config, ckpt, meta = trained
     cfg, model = calibrated_model(config, ckpt, meta)
-    dataset = DATASETS.build(calibration.val_split_config(cfg)[0])
+    dataset = DATASETS.build(calibration_inputs.val_split_config(cfg)[0])
     batch = pseudo_collate([dataset[i] for i in range(2)])
     with torch.no_grad():
         swept = [(g, [s.clone() for s in samples])
-                 for g, samples in calibration.predict_all(model, batch, GAMMAS, masks)]
+                 for g, samples in calibration_sweep.predict_all(model, batch, GAMMAS, masks)]
         for g, samples in swept:
             model.roi_head.bbox_head.calibration.gamma = g
             for got, want in zip(samples, model.test_step(batch)):
@@ -154,39 +154,6 @@ def test_the_written_config_runs_under_mmengines_runner(trained, tmp_path, demo_
     assert 'lvis_fed/bbox_APr' in metrics
     log_freq = runner.model.roi_head.bbox_head.calibration.log_freq.numpy()
     np.testing.assert_allclose(log_freq, np.log(class_frequency(meta, 'file')), rtol=1e-6)
-
-
-def test_choice_rules():
-    def row(ap, apr, apf):
-        return dict(bbox_AP=ap, bbox_APr=apr, bbox_APf=apf)
-    rows = {0.0: row(0.20, 0.05, 0.30), 0.5: row(0.22, 0.10, 0.29), 1.0: row(0.21, 0.15, 0.27),
-            1.5: row(0.22, 0.02, 0.10)}
-    assert calibration.choose(rows, 'AP', 0.02) == 0.5            # tie at 0.22: the smaller gamma
-    assert calibration.choose(rows, 'APr', 0.02) == 0.5           # 1.0 loses 0.03 APf
-    assert calibration.choose(rows, 'APr', 0.05) == 1.0
-    assert calibration.choose({0.0: row(0.1, 0.0, 0.3), 0.2: row(0.1, 0.0, 0.1)}, 'APr',
-                              0.02) == 0.0
-
-
-def test_validation_split_is_the_training_files_val_split():
-    """Under wrappers (copy-paste's MultiImageMixDataset) and samplers: the innermost training
-    dataset with split='val', test mode, the test pipeline and the test not_exhaustive rule."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'longtail',
-                                   'mask-rcnn_r18_fpn_base-frozen_copy-paste-jitter_150it_'
-                                   'study-9cat.py'))
-    ds, trained_on_val = calibration.val_split_config(cfg)
-    assert ds['type'] == 'LVISFedDataset' and ds['split'] == 'val' and ds['test_mode'] is True
-    assert ds['ann_file'] == cfg.train_dataloader.dataset.dataset.ann_file
-    assert ds['pipeline'] == cfg.test_dataloader.dataset.pipeline
-    assert ds['not_exhaustive'] == 'exclude' and 'filter_cfg' not in ds
-    assert not trained_on_val       # the ablation trains on the split's train part
-
-
-def test_the_sweep_is_judged_by_the_test_evaluators_options():
-    cfg = Config(dict(test_evaluator=dict(type='LVISFedMetric', metric=['bbox', 'segm'],
-                                          classwise=True, max_dets=100, mask_area=True)))
-    assert calibration.metric_options(cfg) == dict(max_dets=100, mask_area=True)
-    assert calibration.metric_options(Config(dict(test_evaluator=dict(type='CocoMetric')))) == {}
 
 
 def test_nothing_from_the_command_line_runs_when_the_config_loads(trained, tmp_path, monkeypatch):
