@@ -22,6 +22,7 @@ from mmengine.dist import all_gather_object, get_dist_info
 from torch.utils.data import get_worker_info
 
 from .. import __version__, shared_buffer
+from ..forked_build import build_in_child, portable
 from ..io import file_digest
 
 
@@ -59,7 +60,7 @@ class SharedDataListMixin:
             shared_buffer.remove_stale()
             name = shared_buffer.segment_name(key)
             try:
-                child = shared_buffer.build_in_child(self._build_serialized, name, key)
+                child = build_in_child(self._build_serialized, name, key)
             except Exception as e:
                 error = e
         try:
@@ -120,7 +121,7 @@ class SharedDataListMixin:
         """Every rank's (segment name, error); raises the first error on every rank."""
         name, error = report
         if error is not None:
-            error = shared_buffer._portable(error)
+            error = portable(error)
         reports = all_gather_object((name, error))
         first = next((e for _, e in reports if e is not None), None)
         if first is not None:

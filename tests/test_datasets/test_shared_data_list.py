@@ -321,12 +321,3 @@ def test_ranks_that_disagree_on_the_key_all_say_so(lvis_val_100, tmp_path):
     for out, _ in outs:
         assert "ERROR " in out and "data-list key" in out and 'shared_memory=False' in out, out
     assert 'copy1.json' in outs[0][0] and 'copy1.json' in outs[1][0]
-
-
-def test_an_unusable_shm_folder_names_the_way_out_and_is_not_masked(tmp_path):
-    not_a_folder = tmp_path / 'shm'
-    not_a_folder.write_text('')                    # like a read-only /dev/shm: nothing created
-    name = shared_buffer.segment_name('2' * 32)
-    with pytest.raises(OSError, match=f'{not_a_folder}: cannot create the data list.*'
-                                      'shared_memory=False'):
-        shared_buffer.build_in_child(lambda writer: {}, name, '2' * 32, str(not_a_folder))
