@@ -17,7 +17,7 @@ What is timed and how: mmdet_lvis_fed/benchmarks/evaluation.py, printed below.
 import argparse
 import os.path as osp
 
-from mmdet_lvis_fed.benchmarks import evaluation
+from mmdet_lvis_fed.benchmarks import evaluation, evaluation_end_to_end
 from mmdet_lvis_fed.io import ToolParser
 from mmdet_lvis_fed.testing.lvis_v1 import NUM_CLASSES
 
@@ -47,7 +47,7 @@ def main():
                    help='end to end: skip timing json.load against our reader on the results')
     args = p.parse_args()
     if args.end_to_end:
-        return evaluation.end_to_end(args, osp.join(osp.dirname(osp.abspath(__file__)),
+        return evaluation_end_to_end.end_to_end(args, osp.join(osp.dirname(osp.abspath(__file__)),
                                                     'lvis_eval.py'))
     evaluation.in_memory(args)
 
