@@ -182,6 +182,43 @@ def challenge_eval(gt, results, iou_type, max_dets_per_im=300, max_dets_per_cat=
     return ev
 
 
+def pool_precision(ev):
+    """AP-pool of an evaluated lvis-api `LVISEval` `ev` (the branch's algorithm): per pool (all,
+    r, c, f), the per-(image, category) records of area 'all' concatenated image by image and
+    category by category, a stable sort by score, one curve over the pool's ground truth."""
+    p = ev.params
+    num_imgs, num_areas = len(p.img_ids), len(p.area_rng)
+    pools = [list(range(len(p.cat_ids)))] + [ev.freq_groups[p.img_count_lbl.index(f)]
+                                             for f in ('r', 'c', 'f')]
+    out = -np.ones((len(p.iou_thrs), len(p.rec_thrs), len(pools)))
+    for k, cats in enumerate(pools):
+        E = [ev.eval_imgs[c * num_areas * num_imgs + i]
+             for i in range(num_imgs) for c in cats]
+        E = [e for e in E if e is not None]
+        if not E:
+            continue
+        scores = np.concatenate([e['dt_scores'] for e in E])
+        order = np.argsort(-scores, kind='mergesort')
+        dt_m = np.concatenate([e['dt_matches'] for e in E], axis=1)[:, order]
+        dt_ig = np.concatenate([e['dt_ignore'] for e in E], axis=1)[:, order]
+        num_gt = np.count_nonzero(np.concatenate([e['gt_ignore'] for e in E]) == 0)
+        if num_gt == 0:
+            continue
+        tps = np.logical_and(dt_m, np.logical_not(dt_ig))
+        fps = np.logical_and(np.logical_not(dt_m), np.logical_not(dt_ig))
+        for t in range(len(p.iou_thrs)):
+            tp = np.cumsum(tps[t]).astype(float)
+            fp = np.cumsum(fps[t]).astype(float)
+            rc = tp / num_gt
+            pr = (tp / (fp + tp + np.spacing(1))).tolist()
+            for i in range(len(pr) - 1, 0, -1):
+                if pr[i] > pr[i - 1]:
+                    pr[i - 1] = pr[i]
+            at = np.searchsorted(rc, p.rec_thrs, side='left')
+            out[t, :, k] = [pr[i] if i < len(pr) else 0.0 for i in at]
+    return out
+
+
 def _challenge_class():
     """lvis-api 0.5.3's LVISEval with the branch's boundary IoU type and AP-pool (made on first
     use: lvis is imported only then)."""
@@ -224,43 +261,7 @@ def _challenge_class():
         def accumulate(self):
             super().accumulate()
             if self.pooled:
-                self.pool_precision = self._pooled()
-
-        def _pooled(self):
-            """AP-pool: per pool (all, r, c, f), the per-(image, category) records of area
-            'all' concatenated image by image and category by category, a stable sort by
-            score, one curve over the pool's ground truth."""
-            p = self.params
-            num_imgs, num_areas = len(p.img_ids), len(p.area_rng)
-            pools = [list(range(len(p.cat_ids)))] + [self.freq_groups[p.img_count_lbl.index(f)]
-                                                     for f in ('r', 'c', 'f')]
-            out = -np.ones((len(p.iou_thrs), len(p.rec_thrs), len(pools)))
-            for k, cats in enumerate(pools):
-                E = [self.eval_imgs[c * num_areas * num_imgs + i]
-                     for i in range(num_imgs) for c in cats]
-                E = [e for e in E if e is not None]
-                if not E:
-                    continue
-                scores = np.concatenate([e['dt_scores'] for e in E])
-                order = np.argsort(-scores, kind='mergesort')
-                dt_m = np.concatenate([e['dt_matches'] for e in E], axis=1)[:, order]
-                dt_ig = np.concatenate([e['dt_ignore'] for e in E], axis=1)[:, order]
-                num_gt = np.count_nonzero(np.concatenate([e['gt_ignore'] for e in E]) == 0)
-                if num_gt == 0:
-                    continue
-                tps = np.logical_and(dt_m, np.logical_not(dt_ig))
-                fps = np.logical_and(np.logical_not(dt_m), np.logical_not(dt_ig))
-                for t in range(len(p.iou_thrs)):
-                    tp = np.cumsum(tps[t]).astype(float)
-                    fp = np.cumsum(fps[t]).astype(float)
-                    rc = tp / num_gt
-                    pr = (tp / (fp + tp + np.spacing(1))).tolist()
-                    for i in range(len(pr) - 1, 0, -1):
-                        if pr[i] > pr[i - 1]:
-                            pr[i - 1] = pr[i]
-                    at = np.searchsorted(rc, p.rec_thrs, side='left')
-                    out[t, :, k] = [pr[i] if i < len(pr) else 0.0 for i in at]
-            return out
+                self.pool_precision = pool_precision(self)
 
     return ChallengeEval
 
