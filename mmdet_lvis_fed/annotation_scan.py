@@ -7,8 +7,8 @@ included, so it needs every annotation's `"id"`, `"image_id"` and `"category_id"
 them with numpy over the bytes of the annotations array (the key positions, then each value's
 digits), and each annotation's byte range so that only the chosen ones are decoded
 (`lvis_file.LVISFile.annotations`). The figures it buys are in tools/README.md ("Loading",
-`tools/benchmark_loading.py`: a 2/2/2 subset of a 0.92 GiB file in 8.3 s, 6.4x faster than
-mmdet's `LVISV1Dataset`).
+`tools/benchmark_loading.py`: a 2/2/2 subset of the 0.80 GiB LVIS-v1-shaped file in 4.8 s,
+8.3x faster than mmdet's `LVISV1Dataset`).
 
 It relies on a shape: one `"annotations"` array of flat objects (polygons, no nested braces) whose
 three ids are plain integers of at most 18 digits. Where the bytes do not have it (RLE

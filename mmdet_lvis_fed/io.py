@@ -140,8 +140,8 @@ def file_digest(path):
     not the mtime: re-rendering the same bytes is the same file, and any change of a byte is
     another. Hashed once per version of the file in a process (every seed of a config and every
     dataset of a job read the same files): a version is the inode, size, mtime and ctime, and the
-    ctime changes with every write, also one that sets the mtime back. Measured 0.90 s for a
-    0.92 GiB file of LVIS v1 train's size (tools/README.md, Loading)."""
+    ctime changes with every write, also one that sets the mtime back. Measured 0.63-0.70 s for the
+    0.80 GiB file of LVIS v1 train's size (tools/README.md, Loading)."""
     import hashlib
     st = os.stat(path)
     key = (osp.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

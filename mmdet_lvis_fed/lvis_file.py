@@ -2,14 +2,14 @@
 
 LVIS v1 train is ~1 GB of JSON, nearly all of it 1.27M annotations' polygons; `json.load` spends
 most of its time and memory building those tens of millions of floats. A category subset needs the
-images, the categories and, of the annotations, only their ids, image ids and category ids plus
-the chosen categories' annotations in full. So: the file minus its annotations array is parsed
-normally; the array itself is scanned for the `"id"`, `"image_id"` and `"category_id"` values
-(`annotation_scan`: numpy over the raw bytes); the chosen annotations alone are decoded. The id columns cover the
-whole file, so every reader (the dataset, the metric on a category subset, the CLI) refuses the
-same file, a duplicate annotation id outside the subset included. Where the file does not have the
-shape this relies on (one annotations array, flat annotation objects), the whole file is parsed at
-once.
+images, the categories and, of the annotations, only their ids, image ids and category ids plus the
+chosen categories' annotations in full. So: the file minus its annotations array is parsed normally;
+the array itself is scanned for the `"id"`, `"image_id"` and `"category_id"` values
+(`annotation_scan`: numpy over the raw bytes); the chosen annotations alone are decoded. The id
+columns cover the whole file, so every reader (the dataset, the metric on a category subset, the
+CLI) refuses the same file, a duplicate annotation id outside the subset included. Where the file
+does not have the shape this relies on (one annotations array, flat annotation objects), the whole
+file is parsed at once.
 
 JSON is decoded by msgspec (into plain dicts and lists, three times `json`'s speed on an LVIS
 file); where msgspec refuses the text, `json` decides: it reads the NaN and Infinity that Python

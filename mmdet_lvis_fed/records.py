@@ -94,9 +94,9 @@ def categories_named(categories, names, source=None):
                               f'{ids_of[shared[0]]}): the name cannot choose between them')
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise LVISFormatError(f'{source + ": " if source else ""}field "categories" has no category '
-                              f'named {missing[0]!r}' + (f' ({len(missing)} unknown names: '
-                                                         f'{missing[:5]})' if len(missing) > 1 else ''))
+        more = f' ({len(missing)} unknown names: {missing[:5]})' if len(missing) > 1 else ''
+        raise LVISFormatError(f'{source + ": " if source else ""}field "categories" has no '
+                              f'category named {missing[0]!r}' + more)
     return [by_name[n] for n in names]
 
 

@@ -1,5 +1,6 @@
 """A dataset's serialized data list in POSIX shared memory: the segment format, names and lifetime
-(the child process that builds one: `forked_build`; the ranks' protocol: `datasets.shared_data_list`).
+(the child process that builds one: `forked_build`; the ranks' protocol:
+`datasets.shared_data_list`).
 
 mmengine's `BaseDataset` keeps its data list as one pickle per record in a numpy buffer
 (`data_bytes`, cumulative ends in `data_address`), which forked DataLoader workers share. Two costs

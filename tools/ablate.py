@@ -64,7 +64,8 @@ def main(argv=None):
         fail(e)
 
 
-def ablate(args):
+def check_args(args):
+    """The command line's own mistakes, each refused in one line before any run starts."""
     if not args.configs:
         fail('give at least one config file')
     missing = [c for c in args.configs if not osp.isfile(c)]
@@ -96,6 +97,10 @@ def ablate(args):
             fail(f'--work-dir {args.work_dir}: no such folder, so no finished run to report')
     else:
         check_work_dir(args.work_dir)           # CommandError, as the runs' failures
+
+
+def ablate(args):
+    check_args(args)
     try:
         runs = {c: [Run(c, s, args.work_dir, args.cfg_options) for s in args.seeds]
                 for c in args.configs}

@@ -5,9 +5,10 @@ tools/make_subset.py against lvis-api's `LVIS(path)` load alone.
     python tools/benchmark_loading.py [--ann-file data/bench/lvis_v1-shaped_train.json]
 
 Generates the file once if missing (`mmdet_lvis_fed.testing.lvis_v1.write_full_size`: LVIS v1
-train's 100,170 images and 1,203 categories, about 1.27M polygon annotations, ~0.9 GiB), then builds each dataset in its own process and
-prints wall time, peak RSS and the ratios (mmdet_lvis_fed/benchmarks/loading.py says what each
-case does). The node's memory with several ranks and DataLoader workers is benchmark_memory.py's.
+train's 100,170 images and 1,203 categories, about 1.27M polygon annotations, 0.80 GiB), then
+builds each dataset in its own process and prints wall time, peak RSS and the ratios
+(mmdet_lvis_fed/benchmarks/loading.py says what each case does). The node's memory with
+several ranks and DataLoader workers is benchmark_memory.py's.
 """
 import argparse
 import os

@@ -7,7 +7,8 @@ LVISV1Dataset.
         [--ranks 2] [--workers 2] [--cases ...] [--ranks-of "mmdet LVISV1Dataset=1"]
 
 Generates the default file once if missing, as benchmark_loading.py does (100,170 images,
-1,270,141 polygon annotations, all 1,203 categories); a file named with --ann-file must exist.
+about 1.27M polygon annotations, 0.80 GiB, all 1,203 categories); a file named with --ann-file
+must exist.
 A case that fails is reported and the run ends in an error line (exit 2) after the table of the
 others. Each case is its own launch, all in this run: `--ranks`
 processes with torchrun's variables (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT) join a gloo
@@ -38,7 +39,6 @@ from mmdet_lvis_fed.io import ToolParser, fail
 
 DEFAULT_ANN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data', 'bench',
                        'lvis_v1-shaped_train.json')
-GIB = 2 ** 30
 
 
 def main():
@@ -80,43 +80,22 @@ def main():
             fail(f'--ann-file {args.ann_file}: cannot write it ({e.strerror or e})')
     elif not osp.isfile(args.ann_file) or not os.access(args.ann_file, os.R_OK):
         fail(f'--ann-file {args.ann_file}: not a readable file')
-    print(f'file: {args.ann_file} ({osp.getsize(args.ann_file) / GIB:.2f} GiB); {args.ranks} '
+    size = osp.getsize(args.ann_file) / memory.GIB
+    print(f'file: {args.ann_file} ({size:.2f} GiB); {args.ranks} '
           f'gloo ranks x {args.workers} DataLoader workers each', flush=True)
     results, failed = {}, []
     for name in args.cases:
-        n = ranks_of.get(name, args.ranks)
         try:
-            trees = memory.launch(name, n, args.workers, args.ann_file)
+            trees = memory.launch(name, ranks_of.get(name, args.ranks), args.workers,
+                                  args.ann_file)
         except Exception as e:
             print(f'{name}: failed: {e}', flush=True)
             failed.append(name)
             continue
-        results[name] = s = memory.summary(trees, args.ranks, args.workers, *args.project)
+        results[name] = memory.summary(trees, args.ranks, args.workers, *args.project)
         for i, t in enumerate(trees):
-            print(f'  {name:<24} rank {i}: build {t["seconds"]:6.1f} s, peak RSS '
-                  f'{t["peak"] / GIB:5.2f} GiB (builder child {t["child_peak"] / GIB:5.2f}), Pss '
-                  f'before the build {t["base"] / GIB:4.2f}, of rank + workers '
-                  f'{t["pss"] / GIB:5.2f} (data segment {t["segment_pss"] / GIB:4.2f}), worker '
-                  'private '
-                  f'{[round(w / 2**20) for w in t["workers"]]} MiB, {t["images"]} images',
-                  flush=True)
-    tr, tw = args.project
-    print(f'\nPss of {args.ranks} ranks x {args.workers} workers, GiB: after the build (ranks '
-          'only), then with the workers after a few samples and every page of the buffer read')
-    print(f'{"case":<24} {"built":>6} {"workers":>8} {"x of":>5}  {f"{tr}x{tw} GiB":>9}  how')
-    for name, s in results.items():
-        ref = results.get(memory.BASELINE.get(name))
-        ratio = f'{s["total"] / ref["total"]:5.2f}' if ref else '     '
-        how = (f'{tr} x (rank and workers {s["rest"] / GIB:.2f} + {tw - args.workers} x worker '
-               f'{s["worker"] / GIB:.2f})')
-        if s['segment']:
-            how = f'segment {s["segment"] / GIB:.2f} once + ' + how.replace('and workers', 'rest')
-        if s['scaled']:
-            how += f'; {ranks_of[name]} rank run, x {args.ranks / ranks_of[name]:g}'
-        print(f'{name:<24} {s["built"] / GIB:6.2f} {s["total"] / GIB:8.2f} {ratio}  '
-              f'{s["projected"] / GIB:9.2f}  {how}')
-    if memory.BASELINE.get(next(iter(results), None)) in results:
-        print(f'("x of": against {memory.BASELINE[next(iter(results))]})')
+            print(memory.rank_line(name, i, t), flush=True)
+    print('\n'.join(memory.table(results, ranks_of, args.ranks, args.workers, args.project)))
     if failed:      # figures of a partial run are printed above, but the run is not a success
         fail(f'{len(failed)} of {len(args.cases)} cases failed ({", ".join(failed)}); their '
              'errors are printed above')

@@ -194,3 +194,35 @@ def summary(trees, ranks, workers, target_ranks, target_workers):
         rest + (target_workers - workers) * worker)
     return dict(total=total, built=built, projected=projected, segment=seg, rest=rest,
                 worker=worker, scaled=run != ranks)
+
+
+def rank_line(name, i, t):
+    """One rank of a launch: its build, peaks, Pss and its workers' private memory."""
+    return (f'  {name:<24} rank {i}: build {t["seconds"]:6.1f} s, peak RSS '
+            f'{t["peak"] / GIB:5.2f} GiB (builder child {t["child_peak"] / GIB:5.2f}), Pss '
+            f'before the build {t["base"] / GIB:4.2f}, of rank + workers '
+            f'{t["pss"] / GIB:5.2f} (data segment {t["segment_pss"] / GIB:4.2f}), worker '
+            f'private {[round(w / 2**20) for w in t["workers"]]} MiB, {t["images"]} images')
+
+
+def table(results, ranks_of, ranks, workers, project):
+    """The report's lines: each case's Pss after the build and with its workers, the ratio to
+    its baseline and the projection to `project` = (ranks, workers), with how it was made."""
+    tr, tw = project
+    lines = [f'\nPss of {ranks} ranks x {workers} workers, GiB: after the build (ranks only), '
+             'then with the workers after a few samples and every page of the buffer read',
+             f'{"case":<24} {"built":>6} {"workers":>8} {"x of":>5}  {f"{tr}x{tw} GiB":>9}  how']
+    for name, s in results.items():
+        ref = results.get(BASELINE.get(name))
+        ratio = f'{s["total"] / ref["total"]:5.2f}' if ref else '     '
+        how = (f'{tr} x (rank and workers {s["rest"] / GIB:.2f} + {tw - workers} x worker '
+               f'{s["worker"] / GIB:.2f})')
+        if s['segment']:
+            how = f'segment {s["segment"] / GIB:.2f} once + ' + how.replace('and workers', 'rest')
+        if s['scaled']:
+            how += f'; {ranks_of[name]} rank run, x {ranks / ranks_of[name]:g}'
+        lines.append(f'{name:<24} {s["built"] / GIB:6.2f} {s["total"] / GIB:8.2f} {ratio}  '
+                     f'{s["projected"] / GIB:9.2f}  {how}')
+    if BASELINE.get(next(iter(results), None)) in results:
+        lines.append(f'("x of": against {BASELINE[next(iter(results))]})')
+    return lines

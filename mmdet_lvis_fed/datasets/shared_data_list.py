@@ -3,8 +3,8 @@ who maps, the gathers, the unlink) around the segment format of `mmdet_lvis_fed.
 
 mmengine's `BaseDataset` keeps its serialized data list (`data_bytes`, `data_address`) in every
 rank's heap, and the parse that built it leaves its freed objects there too: for LVIS v1 train,
-gigabytes per rank (tools/README.md, "Memory of a node"). `SharedDataListMixin` builds the list once per
-node in a short-lived child process and maps it from POSIX shared memory in every rank and
+gigabytes per rank (tools/README.md, "Memory of a node"). `SharedDataListMixin` builds the list once
+per node in a short-lived child process and maps it from POSIX shared memory in every rank and
 DataLoader worker. Put it before the dataset class in the bases:
 
     class MyDataset(SharedDataListMixin, BaseDataset): ...
@@ -142,6 +142,6 @@ class SharedDataListMixin:
         if not here:
             raise RuntimeError(
                 f'{self.ann_file}: LOCAL_RANK={os.environ.get("LOCAL_RANK")} but no rank of '
-                f'this node built the data list ({shared_buffer.SHM_DIR} holds none of {names}): is '
-                'LOCAL_RANK 0 on every node?')
+                f'this node built the data list ({shared_buffer.SHM_DIR} holds none of '
+                f'{names}): is LOCAL_RANK 0 on every node?')
         return here[0]

@@ -7,13 +7,13 @@ import numpy as np
 class TopKPerClass:
     """The `k` highest scores of each of `num_classes` classes, in bounded memory.
 
-    Scores arrive in batches (`add`); they wait in a buffer of about ``num_classes x k / 2``
-    entries and are then merged, class by class, into a ``(num_classes, k)`` float32 table
-    (unordered per row, -inf where a class has fewer than k; only as wide as the most scores of
-    one class so far, so a k far above the detections costs nothing). `threshold` gives each class's k-th
-    highest score, -inf for a class with fewer than k; `merge` combines the tables of several
-    ranks. Peak memory: about 4 x num_classes x k float32 (table, buffer and its sort; 163 MB at
-    1,203 x 10,000 over 40M scores, measured with tracemalloc; 6 s).
+    Scores arrive in batches (`add`); they wait in a buffer of about ``num_classes x k / 2`` entries
+    and are then merged, class by class, into a ``(num_classes, k)`` float32 table (unordered per
+    row, -inf where a class has fewer than k; only as wide as the most scores of one class so far,
+    so a k far above the detections costs nothing). `threshold` gives each class's k-th highest
+    score, -inf for a class with fewer than k; `merge` combines the tables of several ranks. Peak
+    memory: about 4 x num_classes x k float32 (table, buffer and its sort; 163 MB at 1,203 x 10,000
+    over 40M scores, measured with tracemalloc; 6 s).
 
     Args:
         num_classes (int): labels are 0..num_classes-1.

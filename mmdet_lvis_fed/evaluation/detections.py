@@ -1,13 +1,13 @@
 """Detections in columns, and every rule a detection's values must follow, in one function.
 
 The readers (`results_json.py`, `mmdet_dump.py`) check types and shapes as they decode, and
-`detections_from_predictions` turns mmdet's predictions into these columns; `check_detections` checks
-the values against the ground truth, whatever the reader: ids that name an image and a category
-of the annotation file, a score that can be ranked, a box that passes the box rule of the
-annotation file (`records.check_boxes`, the same rule as the ground truth's) and, where masks
-are read, masks of their image's size. A mask's RLE counts are decoded and checked when
-pycocotools is about to read it (`masks.check_rle_counts`): decoding 1.5M strings only to check
-them would cost more than the IoUs.
+`detections_from_predictions` turns mmdet's predictions into these columns; `check_detections`
+checks the values against the ground truth, whatever the reader: ids that name an image and a
+category of the annotation file, a score that can be ranked, a box that passes the box rule of the
+annotation file (`records.check_boxes`, the same rule as the ground truth's) and, where masks are
+read, masks of their image's size. A mask's RLE counts are decoded and checked when pycocotools is
+about to read it (`masks.check_rle_counts`): decoding 1.5M strings only to check them would cost
+more than the IoUs.
 """
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional, Sequence

@@ -260,7 +260,7 @@ def write_lvis_v1(path: str, num_images: int, seed: int = 0, chunk: int = 100_00
 def write_full_size(path: str, split: str = 'train',
                     progress: Optional[Callable[[str], None]] = None) -> str:
     """The benchmarks' file: `write_lvis_v1` at LVIS v1's image count of `split` (100,170 train
-    images, about 1.27M annotations, ~0.9 GiB; or 19,809 val images), `FULL_SIZE`'s images and
+    images, about 1.27M annotations, 0.80 GiB; or 19,809 val images), `FULL_SIZE`'s images and
     polygons. The same file for the loading and memory benchmarks and the rehearsal's scale."""
     num_images = dict(train=TRAIN_IMAGES, val=VAL_IMAGES).get(split)
     if num_images is None:

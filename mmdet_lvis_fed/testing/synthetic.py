@@ -1,10 +1,10 @@
 """Seeded synthetic LVIS-format ground truth and detections, for tests and benchmarks.
 
-Made-up categories in any number (LVIS v1's file-shaped data, with its real categories and sizes,
-is `lvis_v1`'s). Everything is generated in bulk with numpy so that LVIS-val scale (20k images, 6M detections) takes
-seconds. Boxes span tiny to huge; masks are octagons inscribed in the boxes, so a mask's area differs
-from its box's; detections mix near-misses of the ground truth with background boxes on positive,
-negative and unverified categories, and scores are rounded so that ties occur.
+Made-up categories in any number (LVIS v1's file-shaped data, with its real categories and sizes, is
+`lvis_v1`'s). Everything is generated in bulk with numpy so that LVIS-val scale (20k images, 6M
+detections) takes seconds. Boxes span tiny to huge; masks are octagons inscribed in the boxes, so a
+mask's area differs from its box's; detections mix near-misses of the ground truth with background
+boxes on positive, negative and unverified categories, and scores are rounded so that ties occur.
 """
 import numpy as np
 
@@ -37,7 +37,8 @@ def octagon_area(boxes):
     return boxes[:, 2] * boxes[:, 3] * (1 - 4 * 0.5 * 0.3 * 0.3)
 
 
-def make_ground_truth(num_images, num_cats=NUM_CLASSES, seed=0, mean_pos_cats=4.0, mean_instances=2.5):
+def make_ground_truth(num_images, num_cats=NUM_CLASSES, seed=0, mean_pos_cats=4.0,
+                      mean_instances=2.5):
     """An LVIS v1-style annotation dict (polygons, federated lists, frequencies)."""
     rng = np.random.default_rng(seed)
     cats = make_categories(num_cats)
@@ -78,7 +79,8 @@ def make_ground_truth(num_images, num_cats=NUM_CLASSES, seed=0, mean_pos_cats=4.
 
 
 def make_detections(gt, dets_per_image=300, seed=1, near_share=0.3):
-    """Detection columns for `gt` (an annotation dict): image_id, category_id, score, bbox (x,y,w,h)."""
+    """Detection columns for `gt` (an annotation dict): image_id, category_id, score and
+    bbox (x, y, w, h)."""
     rng = np.random.default_rng(seed)
     cat_ids = np.array([c['id'] for c in gt['categories']])
     imgs = gt['images']
