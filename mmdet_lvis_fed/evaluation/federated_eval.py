@@ -187,11 +187,12 @@ def _true_and_false_positives(gt, dets, checked, d, g, gt_ig, iou_type, dilation
     (ignored), after greedy matching to the ground truth `g` (`gt_ig`: ignored per area range)."""
     det_masks = gt_masks = None
     if iou_type != 'bbox':
-        # pycocotools reads the masks of detections whose (image, category) has ground truth
+        # the masks of detections whose (image, category) has ground truth are read: checked
+        # first, their areas and pixel boxes kept (`matching._mask_pairs` uses them)
         check_rle_counts(checked.segm, dets.source or 'detections', dets.names.mask_name,
                          d['idx'][in_sorted(d['key'], g['pos_keys'])])
         det_masks = checked.segm
-        gt_masks = gt.rles() if iou_type == 'segm' else gt.rle_column()
+        gt_masks = gt.rle_column()
     pairs = candidate_pairs(d, g, iou_type, det_masks, gt_masks, gt.img_hw, dilation_ratio)
     dt_m, dt_ig_m = greedy_match(d['rank'], pairs, np.repeat(gt_ig, len(IOU_THRS), axis=0),
                                  len(g['area']))

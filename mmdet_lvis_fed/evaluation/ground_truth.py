@@ -152,7 +152,11 @@ class LVISGroundTruth:
         return self._rles
 
     def rle_column(self):
-        """The masks of `rles()` packed in one RLEColumn (for boundaries), cached."""
+        """The masks of `rles()` packed in one RLEColumn, decoded once to keep their areas and
+        pixel boxes (`masks.check_rle_counts`), cached."""
         if self._rle_column is None:
-            self._rle_column = RLEColumn.from_rles(self.rles())
+            column = RLEColumn.from_rles(self.rles())
+            check_rle_counts(column, self.source, lambda i: (f'annotation id {self.ann_ids[i]}',
+                                                             'segmentation'))
+            self._rle_column = column
         return self._rle_column

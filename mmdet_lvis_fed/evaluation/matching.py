@@ -2,13 +2,15 @@
 
 Only pairs in the same (image, category) whose IoU reaches the lowest threshold (0.5) can match:
 box IoU is computed for every pair in bulk with pycocotools' formula and operation order, so the
-threshold tests agree bit for bit; mask IoU is pycocotools' own (`mask.iou`), one call per
-(image, category); boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or more, since
+threshold tests agree bit for bit; mask IoU as pycocotools' `mask.iou` computes it (the same
+doubles, `rle_kernels.pair_ious`), only for the pairs that can reach 0.5 by their areas and the
+boxes of their pixels; boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or more, since
 the IoU it enters is min(mask IoU, boundary IoU).
 """
 import numpy as np
 
 from .params import IOU_THRS
+from .rle_kernels import decode_rows, pair_ious
 
 _PAIR_CHUNK = 1 << 18   # (detection, ground truth) pairs whose box IoU is held at once
 _NONE = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
@@ -54,11 +56,17 @@ def _chunks(counts, limit):
         lo = hi
 
 
-def _box_pairs(dbox, gbox, gs, ng, lo, hi):
+def _group_pairs(gs, ng, lo, hi):
+    """(detection, ground truth) of every pair in the same (image, category), for detections
+    lo..hi-1: by detection, then ground truth in file order."""
     n = ng[lo:hi]
     det = np.repeat(np.arange(lo, hi), n)
     offs = np.arange(len(det)) - np.repeat(np.cumsum(n) - n, n)
-    gti = gs[det] + offs
+    return det, gs[det] + offs
+
+
+def _box_pairs(dbox, gbox, gs, ng, lo, hi):
+    det, gti = _group_pairs(gs, ng, lo, hi)
     D, G = dbox[det], gbox[gti]
     # pycocotools bbIou, same operations in the same order: the >= threshold tests agree exactly.
     w = np.minimum(D[:, 2] + D[:, 0], G[:, 2] + G[:, 0]) - np.maximum(D[:, 0], G[:, 0])
@@ -71,24 +79,28 @@ def _box_pairs(dbox, gbox, gs, ng, lo, hi):
 
 
 def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
-    from pycocotools import mask as mask_utils
-    has = np.nonzero(ng)[0]
-    if not len(has):
-        return _NONE
-    # Runs of detections sharing one (image, category) group.
-    brk = np.r_[0, np.nonzero(np.diff(d['key'][has]) | (np.diff(has) != 1))[0] + 1, len(has)]
-    dets_out, gts_out, ious_out = [], [], []
-    idx, gidx = d['idx'], g['idx']
-    for a, b in zip(brk[:-1], brk[1:]):
-        d0, d1 = has[a], has[b - 1] + 1
-        g0, n = gs[d0], ng[d0]
-        iou = np.asarray(mask_utils.iou([det_masks[i] for i in idx[d0:d1]],
-                                        [gt_masks[j] for j in gidx[g0:g0 + n]], [0] * n))
-        r, c = np.nonzero(iou >= IOU_THRS[0])
-        dets_out.append(r + d0)
-        gts_out.append(c + g0)
-        ious_out.append(iou[r, c])
-    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out)
+    """Mask IoU >= 0.5 of the pairs in the same (image, category). Both columns were checked
+    (`masks.check_rle_counts`), which kept each mask's area and pixel box: a pair whose
+    intersection cannot reach 0.5 x its union by those (i <= min(box overlap, both areas),
+    u = area + area - i) is skipped, exactly, before any string is decoded."""
+    gt_runs, gt_starts = decode_rows(gt_masks.chars, gt_masks.offsets, g['idx'])
+    g_area, g_box = gt_masks.areas[g['idx']], gt_masks.boxes[g['idx']]
+    d_area, d_box = det_masks.areas[d['idx']], det_masks.boxes[d['idx']]
+    parts = []
+    for lo, hi in _chunks(ng, _PAIR_CHUNK):
+        det, gti = _group_pairs(gs, ng, lo, hi)
+        a, b = d_area[det], g_area[gti]
+        D, G = d_box[det].astype(np.int64), g_box[gti].astype(np.int64)
+        w = np.minimum(D[:, 2], G[:, 2]) - np.maximum(D[:, 0], G[:, 0]) + 1
+        h = np.minimum(D[:, 3], G[:, 3]) - np.maximum(D[:, 1], G[:, 1]) + 1
+        inter = np.minimum(np.minimum(np.maximum(w, 0) * np.maximum(h, 0), a), b)
+        can = (inter > 0) & (3 * inter >= a + b)       # i / (a + b - i) >= 0.5 needs 3i >= a + b
+        det, gti = det[can], gti[can]
+        iou = pair_ious(det_masks.chars, det_masks.offsets, d['idx'][det], a[can], gt_runs,
+                        gt_starts, gti, b[can])
+        ok = iou >= IOU_THRS[0]
+        parts.append((det[ok], gti[ok], iou[ok]))
+    return tuple(np.concatenate(x) for x in zip(*parts)) if parts else _NONE
 
 
 def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):

@@ -5,6 +5,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from mmdet_lvis_fed.evaluation import matching
+from mmdet_lvis_fed.evaluation.masks import RLEColumn, check_rle_counts
 from mmdet_lvis_fed.evaluation.matching import candidate_pairs, greedy_match
 from mmdet_lvis_fed.evaluation.params import IOU_THRS
 
@@ -55,8 +56,46 @@ def test_mask_pairs_by_hand():
     col = np.zeros((4, 4)); col[:, 0] = 1
     d = dict(key=np.array([5]), idx=np.array([0]), img=np.array([0]))
     g = dict(key=np.array([5, 5]), idx=np.array([1, 0]))      # file order: rows, then column
-    det, gt, iou = candidate_pairs(d, g, 'segm', [rle(block)], [rle(col), rle(rows)])
+    det, gt, iou = candidate_pairs(d, g, 'segm', checked([rle(block)]),
+                                   checked([rle(col), rle(rows)]))
     assert det.tolist() == [0] and gt.tolist() == [0] and iou.tolist() == [0.5]
+
+
+def checked(rles):
+    """Masks as the evaluator holds them: a column whose counts were checked."""
+    column = RLEColumn.from_rles(rles)
+    check_rle_counts(column, 'test', lambda i: (f'mask {i}', 'segmentation'))
+    return column
+
+
+def test_mask_pairs_are_pycocotools_pairs_at_half_or_more(monkeypatch):
+    # Random masks in groups of one image size: the pairs kept (the areas and pixel boxes skip
+    # most pairs before any IoU) are exactly those where pycocotools' mask.iou is >= 0.5, with
+    # its IoU, in chunks of any size.
+    rng = np.random.default_rng(5)
+    h, w = 30, 26
+
+    def mask():
+        m = np.zeros((h, w), np.uint8)
+        y, x = rng.integers(0, h - 4), rng.integers(0, w - 4)
+        m[y:y + rng.integers(2, 14), x:x + rng.integers(2, 14)] = 1
+        if rng.uniform() < 0.3:
+            m[rng.integers(0, h), :] = 1             # a stripe: a box far larger than the mask
+        return mask_utils.encode(np.asfortranarray(m))
+    dk, gk = np.sort(rng.integers(0, 6, 600)), np.sort(rng.integers(0, 6, 90))
+    dm, gm = [mask() for _ in dk], [mask() for _ in gk]
+    d = dict(key=dk, idx=np.arange(len(dk)), img=np.zeros(len(dk), np.int64))
+    g = dict(key=gk, idx=np.arange(len(gk)))
+    expect = []
+    for i, k in enumerate(dk):
+        js = np.flatnonzero(gk == k)
+        iou = mask_utils.iou([dm[i]], [gm[j] for j in js], [0] * len(js))[0]
+        expect += [(i, int(j), v) for j, v in zip(js, iou) if v >= IOU_THRS[0]]
+    assert len(expect) > 40
+    for chunk in (1 << 18, 7):
+        monkeypatch.setattr(matching, '_PAIR_CHUNK', chunk)
+        det, gt, iou = candidate_pairs(d, g, 'segm', checked(dm), checked(gm))
+        assert list(zip(det.tolist(), gt.tolist(), iou.tolist())) == expect
 
 
 def match(ranks, pairs, ignored, num_gt):

@@ -1,10 +1,11 @@
-"""The numpy RLE decoder against a plain transcription of pycocotools' rleFrString, on strings
-pycocotools wrote and on broken ones."""
+"""The compiled RLE loops against a plain transcription of pycocotools' rleFrString and against
+pycocotools itself (areas, decoded pixels, `mask.iou`), on strings pycocotools wrote and on broken
+ones."""
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed.evaluation.masks import bad_rle_rows, rle_run_sums
+from mmdet_lvis_fed.evaluation.rle_kernels import decode_rows, pair_ious, rle_stats
 
 
 def runs_of(s):
@@ -90,11 +91,19 @@ def pack(items):
     return counts, offsets, np.array([h for _, h, _ in items]), np.array([w for _, _, w in items])
 
 
-def test_sums_equal_the_reference_decoder(strings):
+def test_stats_equal_the_reference_decoder_and_pycocotools(strings):
     counts, offsets, h, w = pack(strings)
-    total, ok = rle_run_sums(np.frombuffer(counts, np.uint8), offsets)
+    ok, area, box = rle_stats(np.frombuffer(counts, np.uint8), offsets,
+                              np.arange(len(strings)), h, w)
     assert ok.all()
-    assert total.tolist() == [sum(runs_of(s)) for s, _, _ in strings] == (h * w).tolist()
+    rles = [dict(size=[hh, ww], counts=s) for s, hh, ww in strings]
+    assert area.tolist() == [sum(runs_of(s)[1::2]) for s, _, _ in strings]
+    assert area.tolist() == [int(a) for a in mask_utils.area(rles[:255])] + \
+        [int(a) for a in mask_utils.area(rles[255:])]
+    for rle, b in zip(rles, box):               # the box of the pixels set, inclusive
+        ys, xs = np.nonzero(mask_utils.decode(rle))
+        expect = [xs.min(), ys.min(), xs.max(), ys.max()] if len(xs) else [-1] * 4
+        assert b.tolist() == expect
 
 
 def test_broken_strings_are_found_among_good_ones(strings):
@@ -104,20 +113,44 @@ def test_broken_strings_are_found_among_good_ones(strings):
               if (r := runs_of(s)) is None or min(r) < 0 or sum(r) != hh * ww]
     assert expect == list(range(1, len(mixed), 2))
     counts, offsets, h, w = pack(mixed)
-    assert bad_rle_rows(counts, offsets, h, w).tolist() == expect
-    # a subset of the rows, in small chunks: positions are into the subset
-    rows = np.arange(0, len(mixed), 3)
-    got = bad_rle_rows(counts, offsets, h, w, rows=rows, chunk_chars=50)
-    assert rows[got].tolist() == [i for i in expect if i % 3 == 0]
-
-
-def test_decoding_in_chunks_equals_decoding_at_once(strings):
-    # broken strings (a tail that never ends its run, say) must not spill into the next chunk
-    from mmdet_lvis_fed.evaluation.masks import rle_runs
-    mixed = [x for pair in zip(strings[60:120], broken(strings)) for x in pair]
-    counts, offsets, _, _ = pack(mixed)
     chars = np.frombuffer(counts, np.uint8)
-    whole = rle_runs(chars, offsets, chunk_chars=1 << 30)
-    for chunk in (1, 7, 40, 333):
-        for a, b in zip(rle_runs(chars, offsets, chunk_chars=chunk), whole):
-            np.testing.assert_array_equal(a, b)
+    ok, _, _ = rle_stats(chars, offsets, np.arange(len(mixed)), h, w)
+    assert np.flatnonzero(~ok).tolist() == expect
+    # a subset of the rows, in any order: results are per position in `rows`
+    rows = np.arange(0, len(mixed), 3)[::-1].copy()
+    ok, _, _ = rle_stats(chars, offsets, rows, h, w)
+    assert rows[~ok].tolist() == [i for i in expect[::-1] if i % 3 == 0]
+
+
+def test_decode_rows_gives_the_reference_runs(strings):
+    counts, offsets, _, _ = pack(strings)
+    rows = np.array([5, 0, 17, 5, 299], np.int64)
+    runs, starts = decode_rows(np.frombuffer(counts, np.uint8), offsets, rows)
+    assert [runs[a:b].tolist() for a, b in zip(starts[:-1], starts[1:])] == \
+        [runs_of(strings[r][0]) for r in rows]
+
+
+def test_pair_ious_are_pycocotools_doubles(strings):
+    # masks of one size, pairs in every order, repeated detections: bit for bit mask.iou
+    rng = np.random.default_rng(4)
+    h, w = 37, 23
+    masks = []
+    for _ in range(40):
+        m = np.zeros((h, w), np.uint8)
+        for _ in range(rng.integers(0, 4)):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            m[y:y + rng.integers(1, 25), x:x + rng.integers(1, 20)] = 1
+        if rng.uniform() < 0.2:
+            m = (rng.uniform(size=(h, w)) < 0.5).astype(np.uint8)
+        masks.append(mask_utils.encode(np.asfortranarray(m)))
+    counts, offsets, hh, ww = pack([(r['counts'], h, w) for r in masks])
+    chars = np.frombuffer(counts, np.uint8)
+    rows = np.arange(len(masks))
+    _, area, _ = rle_stats(chars, offsets, rows, hh, ww)
+    runs, starts = decode_rows(chars, offsets, rows)
+    det = np.sort(rng.integers(0, len(masks), 600))
+    gt = rng.integers(0, len(masks), 600)
+    got = pair_ious(chars, offsets, det, area[det], runs, starts, gt, area[gt])
+    expect = [mask_utils.iou([masks[d]], [masks[g]], [0])[0, 0] for d, g in zip(det, gt)]
+    assert got.tolist() == expect
+    assert (got > 0).any() and (got == 0).any() and (got == 1).any()

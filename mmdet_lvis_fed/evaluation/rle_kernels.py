@@ -1,0 +1,172 @@
+"""Compiled loops over compressed RLE strings: decode, check, area, box and pair intersections.
+
+Mask AP spends its time on the detections' RLE strings: every string must be checked before
+pycocotools would read it (a negative or overrunning run makes it read past the mask), and the
+pairs that can match need their IoU. In numpy a string is decoded in bulk but with a dozen passes
+over temporary arrays; calling pycocotools per (image, category) builds a dict per mask and
+decodes each string again in every call. These loops decode each string once, in one pass, with
+numba (a wheel from the registry; compiled on first use and cached beside this file).
+
+The string format is pycocotools' `rleToString`/`rleFrString`: a run is 1-7 characters, each
+48 + 5 value bits + a continuation bit (0x20); the last character of a run carries the sign
+(0x10); each run after the third (index m > 2) is stored as the difference to run m - 2. Runs
+alternate, zeros first, over the image in column-major order.
+
+pycocotools' IoU of two masks of one image is i / u in double precision, i the pixels in both,
+u those in either (its `rleIou`; 0 when i is 0): `pair_ious` computes the same two integers, so
+the IoUs are the same doubles.
+"""
+import numpy as np
+from numba import njit
+
+MAX_CHARS_PER_RUN = 7        # 35 value bits: beyond any image's pixel count
+
+
+@njit(cache=True, nogil=True)
+def _decode(chars, lo, hi, out):
+    """Runs of the string chars[lo:hi] into `out` (at least hi - lo long). Returns (number of
+    runs, whether the string is pycocotools' format with non-negative runs)."""
+    n = 0
+    p = lo
+    while p < hi:
+        x = np.int64(0)
+        k = 0
+        more = True
+        while more:
+            if p >= hi or k >= MAX_CHARS_PER_RUN:
+                return n, False               # an unfinished run, or one too long to be real
+            c = np.int64(chars[p]) - 48
+            if c < 0 or c > 63:
+                return n, False
+            x |= (c & 0x1f) << (5 * k)
+            more = (c & 0x20) != 0
+            p += 1
+            k += 1
+            if not more and (c & 0x10) != 0:
+                x -= np.int64(1) << (5 * k)    # sign-extend: pycocotools' x |= -1 << 5k
+        if n > 2:
+            x += out[n - 2]
+        if x < 0:
+            return n, False
+        out[n] = x
+        n += 1
+    return n, True
+
+
+@njit(cache=True, nogil=True)
+def rle_stats(chars, offsets, rows, heights, widths):
+    """Per mask of `rows`: (ok, area, box). ok: the string decodes to non-negative runs that
+    cover exactly height x width pixels. area: the pixels set (pycocotools' `area`). box: x0,
+    y0, x1, y1 of the pixels set, inclusive (x1 = -1 for an empty mask). `offsets[r]` to
+    `offsets[r + 1]` are mask r's characters in `chars`."""
+    n = len(rows)
+    ok = np.zeros(n, np.bool_)
+    area = np.zeros(n, np.int64)
+    box = np.full((n, 4), -1, np.int64)
+    longest = 0
+    for k in range(n):
+        longest = max(longest, offsets[rows[k] + 1] - offsets[rows[k]])
+    buf = np.empty(longest, np.int64)
+    for k in range(n):
+        r = rows[k]
+        m, good = _decode(chars, offsets[r], offsets[r + 1], buf)
+        h, w = heights[r], widths[r]
+        if not good:
+            continue
+        if h <= 0 or w <= 0:                # no pixels: only runs adding up to 0 fit
+            ok[k] = _sum(buf, m) == h * w
+            continue
+        pos = np.int64(0)
+        a = np.int64(0)
+        x0, y0, x1, y1 = w, h, np.int64(-1), np.int64(-1)
+        for j in range(m):
+            v = buf[j]
+            if j % 2 == 1 and v > 0:
+                s, e = pos, pos + v - 1
+                cs, ce = s // h, e // h
+                x0, x1 = min(x0, cs), max(x1, ce)
+                if ce > cs:
+                    y0, y1 = 0, h - 1
+                else:
+                    y0, y1 = min(y0, s % h), max(y1, e % h)
+                a += v
+            pos += v
+        ok[k] = pos == h * w
+        area[k] = a
+        if x1 >= 0:
+            box[k, 0], box[k, 1], box[k, 2], box[k, 3] = x0, y0, x1, y1
+    return ok, area, box
+
+
+@njit(cache=True, nogil=True)
+def _sum(buf, m):
+    s = np.int64(0)
+    for j in range(m):
+        s += buf[j]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def decode_rows(chars, offsets, rows):
+    """The runs of the masks `rows` (already checked), back to back, and where each mask's
+    start: mask k's runs are runs[starts[k]:starts[k + 1]]."""
+    n = len(rows)
+    starts = np.zeros(n + 1, np.int64)
+    total = 0
+    for k in range(n):
+        total += offsets[rows[k] + 1] - offsets[rows[k]]
+    runs = np.empty(total, np.int64)
+    for k in range(n):
+        r = rows[k]
+        m, _ = _decode(chars, offsets[r], offsets[r + 1], runs[starts[k]:])
+        starts[k + 1] = starts[k] + m
+    return runs[:starts[n]].copy(), starts
+
+
+@njit(cache=True, nogil=True)
+def _intersection(a, na, b, nb):
+    """Pixels set in both of two masks given by their runs (zeros first)."""
+    inter = np.int64(0)
+    ja, jb = 1, 1                          # the ones-runs are the odd ones
+    sa = a[0] if na > 0 else 0             # start of a's current ones-run
+    sb = b[0] if nb > 0 else 0
+    while ja < na and jb < nb:
+        ea, eb = sa + a[ja], sb + b[jb]    # one past the end
+        lo, hi = max(sa, sb), min(ea, eb)
+        if hi > lo:
+            inter += hi - lo
+        if ea <= eb:                       # a's run ends first: go to a's next ones-run
+            if ja + 1 < na:
+                sa = ea + a[ja + 1]
+            ja += 2
+        else:
+            if jb + 1 < nb:
+                sb = eb + b[jb + 1]
+            jb += 2
+    return inter
+
+
+@njit(cache=True, nogil=True)
+def pair_ious(chars, offsets, det_rows, det_area, gt_runs, gt_starts, gt_rows, gt_area):
+    """pycocotools' mask IoU of each pair (detection mask det_rows[k], ground truth mask
+    gt_rows[k]). The detections' strings are decoded here, once per run of equal det_rows
+    (sort the pairs by detection); the ground truth comes decoded (`decode_rows`): gt_rows index
+    gt_starts. det_area / gt_area: per pair, each mask's area."""
+    n = len(det_rows)
+    out = np.zeros(n)
+    longest = 0
+    for k in range(n):
+        longest = max(longest, offsets[det_rows[k] + 1] - offsets[det_rows[k]])
+    buf = np.empty(longest, np.int64)
+    last, m = -1, 0
+    for k in range(n):
+        r = det_rows[k]
+        if r != last:
+            m, _ = _decode(chars, offsets[r], offsets[r + 1], buf)
+            last = r
+        g = gt_rows[k]
+        lo, hi = gt_starts[g], gt_starts[g + 1]
+        i = _intersection(buf, m, gt_runs[lo:hi], hi - lo)
+        if i > 0:
+            out[k] = np.float64(i) / np.float64(det_area[k] + gt_area[k] - i)
+    return out
