@@ -43,7 +43,7 @@
 # most kept detections (mmdet's mask head runs on all of an image's RoIs at once; at 1,203
 # classes its output is 3.8 MB per RoI), and the metric holds every kept mask as RLE until the
 # end (about 400 bytes each: some 5 GB for LVIS val).
-fixed_ap_test_loop = dict(type='TopKTestLoop', max_dets_per_cat=10000)
+fixed_ap_test_loop = dict(type='TopKTestLoop', max_dets_per_cat=10000, masks='evaluated')
 fixed_ap_test_cfg = dict(rcnn=dict(score_thr=0.0, max_per_img=-1))
 fixed_ap_evaluator = dict(
     metric=['bbox', 'segm', 'boundary'], max_dets=-1, max_dets_per_cat=10000, pooled=True)

@@ -8,6 +8,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ..evaluation.masks import RLEColumn
+from ..evaluation.rle_kernels import encode_crops
+from .box_local_masks import paste_rle
+
 
 @contextmanager
 def _replaced(obj, name, wrap):
@@ -72,3 +76,78 @@ def chunked_masks(roi_head, chunk):
             return out
         return chunked
     return _replaced(roi_head, 'predict_mask', wrap)
+
+
+def rle_masks(roi_head):
+    """Inside the block the mask head gives each image's masks as an RLEColumn (compressed RLE,
+    what `LVISFedMetric` keeps) instead of an (n, height, width) tensor. On CPU they are pasted
+    inside their boxes and encoded from there (`box_local_masks.paste_rle`: mmdet's masks, bit
+    for bit); elsewhere (a GPU's paste covers the whole image) mmdet's tensor is encoded. The
+    boxes are rescaled in place as mmdet's `_predict_by_feat_single` does."""
+    head = roi_head.mask_head
+
+    def wrap(predict_single):
+        def single(mask_preds, bboxes, labels, img_meta, rcnn_test_cfg, rescale=False,
+                   activate_map=False):
+            threshold = rcnn_test_cfg.mask_thr_binary
+            h, w = (int(v) for v in img_meta['ori_shape'][:2])
+            if bboxes.device.type != 'cpu' or not rescale or activate_map or threshold < 0:
+                masks = predict_single(mask_preds, bboxes, labels, img_meta, rcnn_test_cfg,
+                                       rescale=rescale, activate_map=activate_map)
+                return _encoded(masks, h, w)
+            bboxes /= bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
+            if not head.class_agnostic:
+                mask_preds = mask_preds[range(len(mask_preds)), labels][:, None]
+            return paste_rle(mask_preds.sigmoid(), bboxes, h, w, threshold)
+        return single
+    return _replaced(head, '_predict_by_feat_single', wrap)
+
+
+def _encoded(masks, h, w):
+    """A mask tensor (n, h, w) as an RLEColumn (pycocotools' encode)."""
+    from pycocotools import mask as mask_utils
+    masks = masks.detach().cpu().numpy().astype(np.uint8)
+    if not len(masks):
+        return RLEColumn.from_rles([])
+    return RLEColumn.from_rles(mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0))))
+
+
+def evaluated_masks(roi_head, positives, computed):
+    """Inside the block the mask head runs only on the detections whose class is annotated on
+    their image (`positives(img_meta)`: that image's labels); every other detection gets an
+    empty mask. Use it with `rle_masks` inside, and only where nothing but `LVISFedMetric` reads
+    the masks: under the federated rules a detection of a class that is not annotated on its
+    image is either dropped (not verified either way) or a false positive (verified absent), its
+    mask never compared with anything, so the metric's numbers do not change (with the area taken
+    from the box, lvis-api's rule: `mask_area=False`). Boxes are rescaled in place as mmdet's
+    mask head does. `computed` (int64, one element) counts the masks computed."""
+    def wrap(predict_mask):
+        def only_evaluated(x, batch_img_metas, results_list, rescale=False):
+            if not rescale:
+                return predict_mask(x, batch_img_metas, results_list, rescale=rescale)
+            need = [torch.from_numpy(np.isin(res.labels.cpu().numpy(), positives(meta)))
+                    for res, meta in zip(results_list, batch_img_metas)]
+            computed[0] += sum(int(n.sum()) for n in need)
+            done = predict_mask(x, batch_img_metas,
+                                [res[n.to(res.labels.device)] for res, n in zip(results_list, need)],
+                                rescale=rescale)
+            for res, meta, n, sub in zip(results_list, batch_img_metas, need, done):
+                h, w = (int(v) for v in meta['ori_shape'][:2])
+                if len(res):
+                    res.bboxes /= res.bboxes.new_tensor(meta['scale_factor']).repeat((1, 2))
+                masks = sub.masks if isinstance(sub.masks, RLEColumn) else _encoded(sub.masks, h, w)
+                res.masks = _fill(masks, n.numpy(), h, w)
+            return results_list
+        return only_evaluated
+    return _replaced(roi_head, 'predict_mask', wrap)
+
+
+def _fill(masks, need, h, w):
+    """An RLEColumn with `masks` at the rows where `need` is set, an empty h x w mask elsewhere."""
+    zero = np.zeros(1, np.int64)
+    chars, _ = encode_crops(np.zeros((1, 1, 1), bool), zero, zero, zero, zero, h, w)
+    strings = [chars.tobytes()] * len(need)
+    for k, row in enumerate(np.flatnonzero(need)):
+        strings[row] = masks.counts[masks.offsets[k]:masks.offsets[k + 1]]
+    return RLEColumn(b''.join(strings), np.r_[0, np.cumsum([len(s) for s in strings])],
+                     np.full(len(need), h), np.full(len(need), w))

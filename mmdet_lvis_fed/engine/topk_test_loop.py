@@ -70,6 +70,7 @@ survivors (the mask head runs on all its RoIs at once).
 """
 import logging
 import time
+from contextlib import ExitStack
 
 import numpy as np
 import torch
@@ -84,6 +85,7 @@ from mmengine.runner.loops import _parse_losses
 from mmdet.registry import LOOPS
 
 from ..wrappers import unwrap_model
+from . import pass_two_masks
 from .roi_head_filters import chunked_masks, masks_off, score_thresholds
 from .topk_per_class import TopKPerClass, whole_number
 
@@ -134,17 +136,27 @@ class TopKTestLoop(TestLoop):
             Defaults to None: the logger hook's interval (50 without one).
         mask_chunk (int): pass 2 runs the mask head on at most this many detections of an image
             at a time (`chunked_masks`: bounded memory at 1,203 classes). Defaults to 100.
+        masks (str): 'evaluated': where only `LVISFedMetric` reads the masks, compute them only
+            for the detections it compares with ground truth, those of a class annotated on
+            their image (the same numbers; `pass_two_masks.py`); 'all': every kept detection.
+            Either way every detection gets masks where a dump, another metric or a drawing hook
+            reads them. Defaults to 'evaluated'.
     """
 
     def __init__(self, runner, dataloader, evaluator, fp16=False, max_dets_per_cat=None,
-                 log_interval=None, mask_chunk=100):
+                 log_interval=None, mask_chunk=100, masks='evaluated'):
         # checked before anything is built (the dataloader, the evaluator)
         self.max_dets_per_cat, self.mask_chunk, self.log_interval = (
             None if value is None else whole_number(f'TopKTestLoop: {name}', value)
             for name, value in (('max_dets_per_cat', max_dets_per_cat),
                                 ('mask_chunk', mask_chunk), ('log_interval', log_interval)))
+        if masks not in pass_two_masks.MASKS:
+            raise ValueError(f'TopKTestLoop: masks must be one of {pass_two_masks.MASKS}, not '
+                             f'{masks!r}')
+        self.masks = masks
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
         self.thresholds = None
+        self.masks_computed = None        # this rank's, where only some detections get one
 
     def run(self) -> dict:
         """Pass 1 (thresholds), then the test epoch (pass 2) as mmengine's ``TestLoop.run``.
@@ -167,12 +179,18 @@ class TopKTestLoop(TestLoop):
                 hook.before_test_epoch(self.runner)         # pass 2's first iteration's time
         self.test_loss.clear()
         kept = np.zeros(topk.num_classes, np.int64)
+        rle, annotated, why = pass_two_masks.plan(self.evaluator, self.runner.hooks, self.masks)
+        print_log(f'TopKTestLoop pass 2 of 2: {why}', 'current')
+        computed = np.zeros(1, np.int64)
         start = time.perf_counter()
-        with score_thresholds(roi_head, self.thresholds, kept), \
-                chunked_masks(roi_head, self.mask_chunk):
+        with ExitStack() as stack:
+            stack.enter_context(score_thresholds(roi_head, self.thresholds, kept))
+            stack.enter_context(chunked_masks(roi_head, self.mask_chunk))
+            pass_two_masks.enter(stack, roi_head, rle, annotated, computed)
             for idx, data_batch in enumerate(self.dataloader):
                 self.run_iter(idx, data_batch)
-        self._check_pass_two(topk, kept, k, time.perf_counter() - start)
+        self.masks_computed = None if annotated is None else int(computed[0])
+        self._check_pass_two(topk, kept, k, time.perf_counter() - start, self.masks_computed)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         if self.test_loss:
             metrics.update(_parse_losses(self.test_loss, 'test'))
@@ -249,13 +267,20 @@ class TopKTestLoop(TestLoop):
                               f'{time.perf_counter() - start:.1f} s', 'current')
         return _merge_ranks(topk)
 
-    def _check_pass_two(self, topk, kept, k, seconds):
+    def _check_pass_two(self, topk, kept, k, seconds, computed=None):
         kept = torch.from_numpy(kept)
         all_reduce(kept)
         kept = kept.numpy()
         short = int(((topk.count >= k) & (kept < k)).sum())
-        print_log(f'TopKTestLoop pass 2 of 2: {int(kept.sum())} detections kept with masks, '
-                  f'{seconds:.1f} s', 'current')
+        if computed is None:
+            print_log(f'TopKTestLoop pass 2 of 2: {int(kept.sum())} detections kept with masks, '
+                      f'{seconds:.1f} s', 'current')
+        else:
+            computed = torch.tensor([computed])
+            all_reduce(computed)
+            print_log(f'TopKTestLoop pass 2 of 2: {int(kept.sum())} detections kept, masks '
+                      f'computed for the {int(computed)} of a class annotated on their image, '
+                      f'{seconds:.1f} s', 'current')
         if short:
             print_log(f'TopKTestLoop: {short} classes reached {k} detections in pass 1 and '
                       'fewer in pass 2: the detector did not give the same scores twice '

@@ -13,6 +13,7 @@ from mmdet.registry import METRICS
 
 from ..errors import LVISFormatError
 from ..io import atomic_write_json
+from .columns import index_of
 from .federated_eval import IOU_TYPES, evaluate
 from .ground_truth import LVISGroundTruth
 from .masks import RLEColumn
@@ -150,6 +151,23 @@ class LVISFedMetric(BaseMetric):
             self._gt.source, self._gt_key = ann_file, (ann_file, cat_ids)
         return self._gt
 
+    def annotated_labels(self):
+        """{img_id: the labels (0..K-1) annotated on that image}. Only these detections are
+        compared with a mask of the ground truth: under the federated rules any other detection
+        is dropped (its class was not checked on the image) or a false positive (checked absent)
+        whatever its mask, its area being its box's (`mask_area=False`). `TopKTestLoop`
+        computes masks for these alone."""
+        gt = self._ground_truth()
+        cat_ids = self._label_to_cat_id(gt)
+        label_of = np.full(gt.num_cats, -1, np.int64)
+        label_of[index_of(cat_ids, gt.cat_ids, lambda i: LVISFormatError(
+            f'{gt.source}: no category has the id {cat_ids[i]} of label {i}'))] = \
+            np.arange(len(cat_ids))
+        labels, imgs = label_of[gt.ann_cat], gt.img_ids[gt.ann_img]
+        pairs = np.unique(np.stack([imgs, labels], 1)[labels >= 0], axis=0)
+        cuts = np.flatnonzero(np.diff(pairs[:, 0])) + 1
+        return {int(p[0, 0]): p[:, 1] for p in np.split(pairs, cuts) if len(p)}
+
     def _label_to_cat_id(self, gt):
         meta = self.dataset_meta or {}
         if meta.get('lvis_cat_ids'):
@@ -176,6 +194,11 @@ def _encode_masks(masks, ori_shape, n, img_id=None):
     h, w = int(ori_shape[0]), int(ori_shape[1])
     if masks is None:
         raise ValueError('segm evaluation needs pred_instances.masks (a mask head in the model)')
+    if isinstance(masks, RLEColumn):       # TopKTestLoop's pass 2 encodes them itself
+        if len(masks) != n or (masks.heights != h).any() or (masks.widths != w).any():
+            raise ValueError(f'LVISFedMetric: image {img_id}: pred_instances.masks holds '
+                             f'{len(masks)} RLE masks, not {n} of {h} x {w}')
+        return masks
     masks = _numpy(masks)
     if n == 0:
         return RLEColumn.from_rles([])

@@ -53,6 +53,11 @@ class RLEColumn:
                    np.concatenate([c.heights for c in columns]),
                    np.concatenate([c.widths for c in columns]))
 
+    @classmethod
+    def cat(cls, columns):
+        """`concat` under the name mmengine's `InstanceData.cat` calls."""
+        return cls.concat(columns)
+
     def __len__(self):
         return len(self.heights)
 

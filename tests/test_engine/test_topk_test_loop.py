@@ -86,26 +86,13 @@ def setup(demo_root, tmp_path_factory):
 def gt_proposals(monkeypatch):
     """The RPN's proposals with each image's ground-truth boxes first (demo images are not
     resized, so the boxes are in the image's coordinates)."""
-    from mmdet.models.dense_heads import RPNHead
-    from mmengine.structures import InstanceData
-    predict = RPNHead.predict
-
-    def with_gt(self, x, batch_data_samples, rescale=False):
-        out = []
-        for res, sample in zip(predict(self, x, batch_data_samples, rescale=rescale),
-                               batch_data_samples):
-            gt = sample.gt_instances.bboxes.to(res.bboxes)
-            out.append(InstanceData(bboxes=torch.cat([gt, res.bboxes]),
-                                    scores=torch.cat([res.scores.new_ones(len(gt)),
-                                                      res.scores])))
-        return out
-    monkeypatch.setattr(RPNHead, 'predict', with_gt)
+    _with_gt_proposals(monkeypatch)
 
 
 def run_test(setup, work_dir, name, two_pass, dump, **changes):
     """`mim test CHILD --checkpoint CKPT --out dump` on the first IMAGES test images, K per
-    class; `two_pass=False`: mmengine's TestLoop with the piece's uncapped model (and a dump
-    only)."""
+    class (dump None: no `--out`); `two_pass=False`: mmengine's TestLoop with the piece's
+    uncapped model (and a dump only)."""
     child, ckpt, _, demo_root = setup
     cfg = Config.fromfile(child)
     cfg.work_dir, cfg.load_from, cfg.experiment_name = str(work_dir), ckpt, name
@@ -119,7 +106,7 @@ def run_test(setup, work_dir, name, two_pass, dump, **changes):
     cfg.test_cfg.mask_chunk = 7         # several chunks per image: the masks must not change
     cfg.test_evaluator = [dict(cfg.test_evaluator, metric=['bbox', 'segm'], pooled=False,
                                max_dets_per_cat=K),
-                          dict(type='DumpDetResults', out_file_path=str(dump))]
+                          dict(type='DumpDetResults', out_file_path=str(dump))][:2 if dump else 1]
     if not two_pass:
         cfg.test_cfg = dict(type='TestLoop')
         cfg.test_evaluator = cfg.test_evaluator[1:]
@@ -197,3 +184,61 @@ def test_a_config_that_cannot_be_exact_is_refused(setup, tmp_path, changes, mess
     with pytest.raises(ValueError, match=message):
         run_test(setup, tmp_path, f'topk-refused-{tmp_path.name}', True, tmp_path / 'x.pkl',
                  **changes)
+
+
+@pytest.fixture(scope='module')
+def uncapped(setup, tmp_path_factory):
+    """One uncapped pass dumped, and lvis_eval.py's numbers of it under the cap (bbox, segm)."""
+    from _pytest.monkeypatch import MonkeyPatch
+    folder = tmp_path_factory.mktemp('uncapped')
+    with MonkeyPatch.context() as mp:
+        _with_gt_proposals(mp)
+        run_test(setup, folder / 'one', 'topk-uncapped', False, folder / 'one.pkl')
+    caps = ['--max-dets', '-1', '--max-dets-per-cat', str(K)]
+    return {t: lvis_eval(setup[2], folder / 'one.pkl', t, folder / f'{t}.json', *caps)
+            for t in ('bbox', 'segm')}
+
+
+def _with_gt_proposals(mp):
+    """`gt_proposals` on a MonkeyPatch."""
+    from mmdet.models.dense_heads import RPNHead
+    from mmengine.structures import InstanceData
+    predict = RPNHead.predict
+
+    def with_gt(self, x, batch_data_samples, rescale=False):
+        out = []
+        for res, sample in zip(predict(self, x, batch_data_samples, rescale=rescale),
+                               batch_data_samples):
+            gt = sample.gt_instances.bboxes.to(res.bboxes)
+            out.append(InstanceData(bboxes=torch.cat([gt, res.bboxes]),
+                                    scores=torch.cat([res.scores.new_ones(len(gt)),
+                                                      res.scores])))
+        return out
+    mp.setattr(RPNHead, 'predict', with_gt)
+
+
+@pytest.mark.parametrize('masks', ['evaluated', 'all'])
+def test_masks_made_for_the_metric_alone_give_the_same_numbers(setup, tmp_path, gt_proposals,
+                                                               uncapped, monkeypatch, masks):
+    # With LVISFedMetric the only reader (no dump), pass 2 pastes each mask inside its box and
+    # hands the metric RLE; with masks='evaluated' only detections of a class annotated on their
+    # image get a mask. The metric's numbers, unrounded, equal lvis_eval.py's on the uncapped
+    # dump, every key.
+    from mmdet_lvis_fed.evaluation import lvis_fed_metric
+    seen = {}
+
+    def spy(gt, dets, iou_type, **kwargs):
+        res = evaluate(gt, dets, iou_type, **kwargs)
+        seen[iou_type] = res.summary
+        return res
+    evaluate = lvis_fed_metric.evaluate
+    monkeypatch.setattr(lvis_fed_metric, 'evaluate', spy)
+    runner, _ = run_test(setup, tmp_path, f'topk-rle-{masks}', True, None,
+                         test_cfg=dict(masks=masks))
+    for iou_type in ('bbox', 'segm'):
+        assert {k: seen[iou_type][k] for k in uncapped[iou_type]} == uncapped[iou_type]
+    computed = runner.test_loop.masks_computed
+    if masks == 'all':
+        assert computed is None
+    else:       # a share of the kept detections: the demo images have 1-5 of 24 classes each
+        assert 0 < computed < 0.5 * 2 * 24 * K

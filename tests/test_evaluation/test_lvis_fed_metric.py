@@ -218,7 +218,7 @@ def test_fixed_ap_test_piece_builds_beside_a_config(tmp_path):
                      'model = dict(test_cfg=_base_.fixed_ap_test_cfg)\n'
                      'test_evaluator = _base_.fixed_ap_evaluator\n')
     cfg = Config.fromfile(str(child))
-    assert cfg.test_cfg == dict(type='TopKTestLoop', max_dets_per_cat=10000)
+    assert cfg.test_cfg == dict(type='TopKTestLoop', max_dets_per_cat=10000, masks='evaluated')
     assert cfg.model.test_cfg.rcnn.max_per_img == -1 and cfg.model.test_cfg.rcnn.score_thr == 0
     assert cfg.model.test_cfg.rcnn.nms.iou_threshold == 0.5          # merged, not replaced
     metric = METRICS.build(cfg.test_evaluator)

@@ -154,3 +154,24 @@ def test_pair_ious_are_pycocotools_doubles(strings):
     expect = [mask_utils.iou([masks[d]], [masks[g]], [0])[0, 0] for d, g in zip(det, gt)]
     assert got.tolist() == expect
     assert (got > 0).any() and (got == 0).any() and (got == 1).any()
+
+
+def test_crops_encode_as_pycocotools_encodes_the_whole_image():
+    # a mask that is 0 outside its box, given by the box's pixels: pycocotools' string of the
+    # whole image, whatever touches the box's edges or the image's
+    from mmdet_lvis_fed.evaluation.rle_kernels import encode_crops
+    rng = np.random.default_rng(6)
+    for trial in range(200):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        n = 4
+        bh, bw = rng.integers(0, h + 1, n), rng.integers(0, w + 1, n)
+        y0 = np.array([rng.integers(0, h - b + 1) for b in bh])
+        x0 = np.array([rng.integers(0, w - b + 1) for b in bw])
+        crops = rng.uniform(size=(n, max(bh.max(), 1), max(bw.max(), 1))) < rng.uniform()
+        crops[0] = trial % 3 == 0                              # all set, or all clear
+        chars, offsets = encode_crops(crops, y0, x0, bh, bw, h, w)
+        for k in range(n):
+            full = np.zeros((h, w), np.uint8)
+            full[y0[k]:y0[k] + bh[k], x0[k]:x0[k] + bw[k]] = crops[k, :bh[k], :bw[k]]
+            want = mask_utils.encode(np.asfortranarray(full))['counts']
+            assert chars[offsets[k]:offsets[k + 1]].tobytes() == want, (trial, k)
