@@ -92,9 +92,11 @@ test: env
 # tables). About an hour in all on 2 cores: the end-to-end run waits ~4 minutes for lvis-api, the
 # boundary baselines (faster-coco-eval and the branch algorithm) ~16 minutes at 1,000 images, and
 # the LVIS-val-scale runs write 0.6-1 GB of JSON.
-bench: env
+bench: env data/demo/annotations/lvis_v1_val.json
 	$(VPY) tools/benchmark_eval.py --images 5000 --dets-per-image 300
 	$(VPY) tools/benchmark_eval.py --end-to-end --images 5000 --dets-per-image 300 --iou-types bbox
+	$(VPY) tools/benchmark_eval.py --end-to-end --no-readers --images 5000 --dets-per-image 300 --iou-types segm --tools ours fce
+	$(VPY) tools/benchmark_fixed_ap.py
 	$(VPY) tools/benchmark_eval.py --end-to-end --images 20000 --dets-per-image 300 --iou-types bbox --tools ours
 	$(VPY) tools/benchmark_eval.py --end-to-end --images 1000 --dets-per-image 300 --iou-types boundary --max-dets -1 --max-dets-per-cat 10000 --tools ours fce branch
 	$(VPY) tools/benchmark_eval.py --end-to-end --no-readers --images 5000 --dets-per-image 300 --iou-types segm boundary --max-dets -1 --max-dets-per-cat 10000 --tools ours

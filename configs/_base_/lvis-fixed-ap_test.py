@@ -23,26 +23,36 @@
 # mmdet's and the LVIS configs, 300 in the demo's). A child that changes the cap restates it in
 # both the loop and the evaluator (the loop refuses one below the metric's).
 #
-# Cost: the masks of the detections kept. Pass 1 costs less than a standard test (no masks);
-# pass 2 computes, pastes and encodes one mask per kept detection, and the mask head's
-# convolutions over those RoIs are most of its time. At LVIS-val scale 10,000 per class keep
-# 12.0M detections over 19,809 images, about 600 per image (a standard LVIS test keeps up to
-# 300); a test set too small for the cap to bind keeps every detection. Measured with the
-# long-tail demo baseline of the time (now tests/data/configs/mask-rcnn_r18_fpn_gn-scratch_demo.py)
-# trained by `mim train` (its 300 iterations, seed 0; R18, 24 classes,
-# 160 x 160 images, 300 proposals) on the first 40 test images, one CPU thread, `mim test`
-# (wall clock of the whole command, peak RSS), in one session on a shared 2-core machine:
-#   - standard test (up to 50 per image, bbox and segm): 16.4 s (0.25 s per image), 0.62 GB;
+# Masks (masks='evaluated', the loop's default): a mask is compared with ground truth only where
+# its class is annotated on its image; under the federated rules every other detection is dropped
+# (its class was not checked there) or a false positive (checked absent), whatever its mask. So
+# pass 2 runs the mask head only on those detections and gives the others an empty mask, pastes
+# each mask inside its box and hands the metric RLE (engine/pass_two_masks.py): the numbers are
+# the same, every key (tests/test_engine/test_topk_test_loop.py). Where something else reads the
+# masks (`--out`, `--show-dir`, another metric, LVISFedMetric with mask_area=True), every kept
+# detection gets mmdet's full-image mask, and the log says why; masks='all' asks for that.
+#
+# Cost. Pass 1 costs less than a standard test (no masks); pass 2 runs the detector again and
+# the mask head on the detections above: its convolutions over those RoIs were most of pass 2's
+# time when every kept detection got a mask (45.8 of 53.2 s below). At LVIS-val scale 10,000 per
+# class keep 12.0M detections over 19,809 images, about 600 per image (a standard LVIS test keeps
+# up to 300), of a few classes annotated per image out of 1,203. Measured with
+# `tools/benchmark_fixed_ap.py` (`make bench`): the long-tail demo baseline
+# (tests/data/configs/mask-rcnn_r18_fpn_gn-scratch_demo.py, R18, 24 classes, 160 x 160 images,
+# 300 proposals) trained by `mim train` (300 iterations, seed 0), the first 40 test images, one
+# CPU thread, each `mim test` a fresh process (wall clock, peak RSS), alternating, best of 2, on a
+# shared 2-core machine:
+#   - standard test (up to 50 per image, bbox and segm): 13.2 s, 0.87 GB;
 #   - this piece with max_dets_per_cat 1,000 in loop and metric (600 kept per image, LVIS val's
-#     ratio): 87 s (pass 1 0.14 s, pass 2 1.89 s per image), 2.25 GB peak: 5.3x the standard;
-#   - the one-pass piece this replaces (up to 1,000 per image from 1,000 proposals; not the
-#     rule: it cuts each image's tail): 136 s, 1.97 GB.
-# As it is, 10,000 per class never binds on 40 images of 24 classes: it keeps all 2,513
-# detections per image with a score > 0, as the rule does (655 s, 15.8 s per image, 5.4 GB, in
-# a session where the standard test took 23.8 s: 27x). Peak memory follows the image with the
-# most kept detections (mmdet's mask head runs on all of an image's RoIs at once; at 1,203
-# classes its output is 3.8 MB per RoI), and the metric holds every kept mask as RLE until the
-# end (about 400 bytes each: some 5 GB for LVIS val).
+#     ratio; masks for 3,210 of the 24,000 kept): 20.4 s (pass 2 9.6 s), 1.20 GB: 1.55x the
+#     standard. The same session, masks='all' (every kept detection, pasted inside its box):
+#     56.0 s (pass 2 45.8 s); the code before (full-image masks for all): 64.5 s (pass 2 53.2 s),
+#     4.4x a standard test of 14.7 s then.
+# With 10,000 per class the cap cannot bind on 40 images of 24 classes: every detection with a
+# score > 0 is kept (2,513 per image), as the rule does; see tools/README.md for that case. Peak
+# memory follows the image with the most masks computed (the mask head runs on `mask_chunk`
+# RoIs at a time; at 1,203 classes its output is 3.8 MB per RoI), and the metric holds every
+# kept detection's mask as RLE until the end (about 400 bytes each, an empty one 2-4 bytes).
 fixed_ap_test_loop = dict(type='TopKTestLoop', max_dets_per_cat=10000, masks='evaluated')
 fixed_ap_test_cfg = dict(rcnn=dict(score_thr=0.0, max_per_img=-1))
 fixed_ap_evaluator = dict(

@@ -31,13 +31,13 @@ json.dump(fce_eval(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[5])),
 E2E_SCRIPTS['branch'] = E2E_SCRIPTS['lvis']      # the same transcription; boundary only
 
 
-def timed_process(cmd):
+def timed_process(cmd, extra_env=None):
     """(wall seconds, peak RSS in MB, CPU seconds) of one child process run to its end. The CPU
     time (user + system) counts the processes it waited for too (a pool's workers): on a shared
-    machine it moves less with the load than the wall time."""
+    machine it moves less with the load than the wall time. `extra_env`: variables to set."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=child_env())
+                            env=dict(child_env(), **(extra_env or {})))
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t

@@ -13,8 +13,9 @@ detections the metric throws away. After large-vocab-devil's `lvdevil/infer_topk
   `max_dets_per_cat`-th highest score, -inf for a class with fewer detections;
 * pass 2 of 2 runs the detector again over every test image; between the box head and the mask
   head each image keeps the detections whose score is >= their class's threshold, so masks are
-  computed (and pasted, encoded, held by the metric) only for those; then the evaluator's
-  process / evaluate as in mmengine's `TestLoop`.
+  computed (and pasted, encoded, held by the metric) only for those, and with `masks='evaluated'`
+  only for those the metric compares with a ground-truth mask (`pass_two_masks.py`); then the
+  evaluator's process / evaluate as in mmengine's `TestLoop`.
 
 Why this equals one uncapped pass scored under the caps. A detection's box and score come out of
 the box head and its NMS, which see the same proposals in both passes and in an uncapped run; the
@@ -61,12 +62,13 @@ Distributed runs: mmengine's `DefaultSampler` pads the test set with repeats of 
 to a multiple of the world size (the evaluator drops them when it collects). Pass 1 leaves the
 padded samples out of the top-K, or a repeated image would count twice in its classes' thresholds.
 
-Cost: the backbone, RPN, box head and NMS run twice; masks only for the survivors, about 600 per
-image at LVIS-val scale (12.0M over 19,809 images), every detection on a test set too small for
-the cap to bind. Measured figures are in `configs/_base_/lvis-fixed-ap_test.py`. Memory of pass 1:
-about 4 x C x K float32 (C classes; 163 MB at 1,203 x 10,000) plus one batch's detections, and
-while the ranks merge, every rank's C x K table; pass 2's follows the image with the most
-survivors (the mask head runs on all its RoIs at once).
+Cost: the backbone, RPN, box head and NMS run twice; the mask head only on the survivors (about
+600 per image at LVIS-val scale: 12.0M over 19,809 images) and, with `masks='evaluated'`, only on
+those of a class annotated on their image. Measured figures are in
+`configs/_base_/lvis-fixed-ap_test.py`. Memory of pass 1: about 4 x C x K float32 (C classes;
+163 MB at 1,203 x 10,000) plus one batch's detections, and while the ranks merge, every rank's
+C x K table; pass 2's follows the image with the most masks computed (the mask head runs on
+`mask_chunk` RoIs at a time) and the metric's RLE of every kept detection.
 """
 import logging
 import time
@@ -172,7 +174,7 @@ class TopKTestLoop(TestLoop):
         self.thresholds = topk.threshold()
         full = topk.count >= k
         print_log(f'TopKTestLoop pass 2 of 2: {int(full.sum())} of {len(full)} classes reached '
-                  f'{k} detections; masks for the {int(np.minimum(topk.count, k).sum())} '
+                  f'{k} detections; keeping the {int(np.minimum(topk.count, k).sum())} '
                   'detections at or above their class\'s threshold (and ties)', 'current')
         for hook in self.runner.hooks:
             if isinstance(hook, IterTimerHook):
