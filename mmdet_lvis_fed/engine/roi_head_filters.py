@@ -1,9 +1,11 @@
 """What `TopKTestLoop` changes in an mmdet RoI head for the length of a block: masks off (pass 1),
-a score threshold per class between the box head and the mask head, and the mask head in chunks
-(pass 2). Each replaces one method of the head object (`predict_bbox` or `predict_mask`, which
-mmdet's `StandardRoIHead`, `CascadeRoIHead`, ... call in turn) and puts it back after the block.
+a score threshold per class between the box head and the mask head, the mask head in chunks, only
+on the detections the metric compares, and its masks as RLE pasted inside their boxes (pass 2).
+Each replaces one method of the head object (`predict_bbox` or `predict_mask`, which mmdet's
+`StandardRoIHead`, `CascadeRoIHead`, ... call in turn, or the mask head's
+`_predict_by_feat_single`) and puts it back after the block.
 """
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -82,9 +84,15 @@ def rle_masks(roi_head):
     """Inside the block the mask head gives each image's masks as an RLEColumn (compressed RLE,
     what `LVISFedMetric` keeps) instead of an (n, height, width) tensor. On CPU they are pasted
     inside their boxes and encoded from there (`box_local_masks.paste_rle`: mmdet's masks, bit
-    for bit); elsewhere (a GPU's paste covers the whole image) mmdet's tensor is encoded. The
-    boxes are rescaled in place as mmdet's `_predict_by_feat_single` does."""
+    for bit); elsewhere (a GPU's paste covers the whole image) and for merged test-time masks
+    (`activate_map`, a cascade's last stage) mmdet's tensor is encoded. The boxes are rescaled
+    in place as mmdet's `_predict_by_feat_single` does. A head without that method (not an
+    `FCNMaskHead`) is left as it is."""
     head = roi_head.mask_head
+    if isinstance(head, torch.nn.ModuleList):          # a cascade: the last stage pastes
+        head = head[-1]
+    if not hasattr(head, '_predict_by_feat_single'):
+        return nullcontext()
 
     def wrap(predict_single):
         def single(mask_preds, bboxes, labels, img_meta, rcnn_test_cfg, rescale=False,
