@@ -104,13 +104,15 @@ def _columns(recs: Sequence[Result], source) -> Detections:
         raise LVISFormatError(f'{where(source)}record 0: has neither "bbox" nor "segmentation"')
     segm = None
     if rles is not None:
-        text = ''.join(r.counts for r in rles)
+        counts = list(map(attrgetter('counts'), rles))
+        text = ''.join(counts)
         if not text.isascii():
             i = next(i for i, r in enumerate(rles) if not r.counts.isascii())
             raise field_error(source, f'record {i}', 'segmentation.counts',
                               f'{describe(rles[i].counts)} is not a compressed RLE string')
-        sizes = np.fromiter(itertools.chain.from_iterable(r.size for r in rles), np.int64, 2 * n)
-        lengths = np.fromiter((len(r.counts) for r in rles), np.int64, n)
+        sizes = np.fromiter(itertools.chain.from_iterable(map(attrgetter('size'), rles)),
+                            np.int64, 2 * n)
+        lengths = np.fromiter(map(len, counts), np.int64, n)
         segm = RLEColumn(text.encode('ascii'), np.r_[0, np.cumsum(lengths)],
                          sizes[0::2], sizes[1::2])
     if boxes is not None:
