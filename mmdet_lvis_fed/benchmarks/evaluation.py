@@ -69,7 +69,7 @@ def worker(tool, data_dir, iou_type, max_dets, max_dets_per_cat):
         from ..evaluation.masks import RLEColumn
         g = LVISGroundTruth.from_dict(gt)
         if iou_type != 'bbox':
-            g.rles()     # ground-truth masks are decoded once per dataset, not per evaluation
+            g.rle_column()   # ground-truth masks are encoded once per dataset, not per evaluation
             segm = RLEColumn.from_rles(segm)     # how LVISFedMetric holds masks: one bytes blob
         import gc
         gc.collect()
@@ -86,7 +86,7 @@ def worker(tool, data_dir, iou_type, max_dets, max_dets_per_cat):
             from ..evaluation.results_json import detections_from_records
             g = LVISGroundTruth.from_dict(gt)
             if iou_type != 'bbox':
-                g.rles()
+                g.rle_column()
             base = rss_mb()
             t = time.perf_counter()
             summary = evaluate(g, detections_from_records(results), iou_type, **caps).summary

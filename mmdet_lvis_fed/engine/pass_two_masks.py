@@ -15,7 +15,9 @@ mask head's convolutions, not the pasting. Two savings, each exact for what read
 
 Anything else that reads masks gets mmdet's full-image masks for every detection: a dump
 (`--out`), another metric, a hook that draws (`--show-dir`); and `mask_area=True` or
-`format_only` make the metric read every mask. The log says which case ran and why.
+`format_only` make the metric read every mask. The log says which case ran and why. The
+annotated classes come from the metric's annotation file, which every rank reads once at the
+start of pass 2 (the metric caches it for its evaluation).
 """
 from contextlib import ExitStack
 

@@ -180,56 +180,68 @@ def encode_crops(crops, y0, x0, heights, widths, img_h, img_w):
     back, pycocotools' `encode` of the whole image to the byte (runs column-major, zeros first,
     written by its `rleToString`), with no image-sized array."""
     n = len(y0)
-    area = np.int64(img_h) * np.int64(img_w)
     runs = np.empty(2 * (crops.shape[1] + 2) * (crops.shape[2] + 1) + 2, np.int64)
     out = np.empty(n * 16 + 8, np.uint8)
     offsets = np.zeros(n + 1, np.int64)
     p = 0
     for k in range(n):
-        m = 0
-        start = np.int64(0)          # where the current run began
-        cur = 0
-        h, y = heights[k], y0[k]
-        for dx in range(widths[k] + 1):
-            col = np.int64(x0[k] + dx) * img_h
-            # zeros above the box in this column, and after its last column: a run of ones
-            # that reached the bottom of the previous column ends here
-            if cur == 1 and (y > 0 or dx == widths[k]) and col < area:
-                runs[m] = col - start
-                m += 1
-                start, cur = col, 0
-            if dx == widths[k]:
-                break
-            for dy in range(h):
-                v = 1 if crops[k, dy, dx] else 0
-                if v != cur:
-                    runs[m] = col + y + dy - start
-                    m += 1
-                    start, cur = col + y + dy, v
-            if cur == 1 and y + h < img_h:       # zeros below the box
-                runs[m] = col + y + h - start
-                m += 1
-                start, cur = col + y + h, 0
-        runs[m] = area - start
-        m += 1
-        # rleToString: after the third run, each run minus the run two places back; 5 bits a
-        # character, 0x20 = more to come, the last one's 0x10 = the sign
-        if p + 8 * m > len(out):
+        m = _crop_runs(crops[k], y0[k], x0[k], heights[k], widths[k], img_h, img_w, runs)
+        if p + 8 * m > len(out):                 # at most 7 characters a run
             grown = np.empty(max(2 * len(out), p + 8 * m), np.uint8)
             grown[:p] = out[:p]
             out = grown
-        for i in range(m):
-            x = runs[i]
-            if i > 2:
-                x -= runs[i - 2]
-            more = True
-            while more:
-                c = x & 0x1f
-                x >>= 5
-                more = x != -1 if (c & 0x10) != 0 else x != 0
-                if more:
-                    c |= 0x20
-                out[p] = c + 48
-                p += 1
+        p = _write_string(runs, m, out, p)
         offsets[k + 1] = p
     return out[:p].copy(), offsets
+
+
+@njit(cache=True, nogil=True)
+def _crop_runs(crop, y, x, h, w, img_h, img_w, runs):
+    """The runs (zeros first, column-major over the whole image) of a mask that is `crop[:h,
+    :w]` at row y, column x and 0 elsewhere, into `runs`; returns how many."""
+    m = 0
+    start = np.int64(0)          # where the current run began
+    cur = 0
+    for dx in range(w + 1):
+        col = np.int64(x + dx) * img_h
+        # zeros above the box in this column, and after its last column: a run of ones that
+        # reached the bottom of the previous column ends here
+        if cur == 1 and (y > 0 or dx == w) and col < np.int64(img_h) * img_w:
+            runs[m] = col - start
+            m += 1
+            start, cur = col, 0
+        if dx == w:
+            break
+        for dy in range(h):
+            v = 1 if crop[dy, dx] else 0
+            if v != cur:
+                runs[m] = col + y + dy - start
+                m += 1
+                start, cur = col + y + dy, v
+        if cur == 1 and y + h < img_h:       # zeros below the box
+            runs[m] = col + y + h - start
+            m += 1
+            start, cur = col + y + h, 0
+    runs[m] = np.int64(img_h) * img_w - start
+    return m + 1
+
+
+@njit(cache=True, nogil=True)
+def _write_string(runs, m, out, p):
+    """pycocotools' `rleToString` of runs[:m] into out[p:]: after the third run, each run minus
+    the run two places back; 5 bits a character, 0x20 = more to come, the last one's 0x10 = the
+    sign. Returns the position after the string."""
+    for i in range(m):
+        x = runs[i]
+        if i > 2:
+            x -= runs[i - 2]
+        more = True
+        while more:
+            c = x & 0x1f
+            x >>= 5
+            more = x != -1 if (c & 0x10) != 0 else x != 0
+            if more:
+                c |= 0x20
+            out[p] = c + 48
+            p += 1
+    return p
