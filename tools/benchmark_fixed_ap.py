@@ -6,16 +6,16 @@
 
 Needs the demo data (`make demo`'s data/demo, or tools/make_demo_data.py --out data/demo).
 Prints each run (seconds, peak memory, what pass 2 computed) and the ratio of the best of each.
-What is timed and how: mmdet_lvis_fed/benchmarks/fixed_ap_test.py, printed below.
+What is timed and how: mmdet_lvis_fed/benchmarks/fixed_ap.py, printed below.
 """
 import argparse
 
-from mmdet_lvis_fed.benchmarks import fixed_ap_test
+from mmdet_lvis_fed.benchmarks import fixed_ap
 from mmdet_lvis_fed.io import ToolParser
 
 
 def main():
-    p = ToolParser(description=__doc__ + '\n' + fixed_ap_test.__doc__,
+    p = ToolParser(description=__doc__ + '\n' + fixed_ap.__doc__,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--checkpoint', help='a checkpoint of the demo baseline (default: train one '
                    'into WORK_DIR/baseline, about 3 minutes on 2 cores, once)')
@@ -29,7 +29,7 @@ def main():
     for name in ('images', 'max_dets_per_cat', 'runs'):
         if getattr(args, name) < 1:
             p.error(f'--{name.replace("_", "-")} must be >= 1')
-    fixed_ap_test.compare(args.work_dir, args.checkpoint, args.images, args.max_dets_per_cat,
+    fixed_ap.compare(args.work_dir, args.checkpoint, args.images, args.max_dets_per_cat,
                           args.runs)
 
 

@@ -97,7 +97,7 @@ def test_the_fixed_ap_test_replaces_the_loop_and_merges_the_rest():
     from mmdet_lvis_fed.experiments.runs import fixed_ap_config
     cfg = Config.fromfile(LT_BASE)
     fixed = fixed_ap_config(cfg)
-    assert fixed.test_cfg == dict(type='TopKTestLoop', max_dets_per_cat=82)
+    assert fixed.test_cfg == dict(type='TopKTestLoop', max_dets_per_cat=82, masks='evaluated')
     assert fixed.model.test_cfg.rcnn.max_per_img == -1 and fixed.model.test_cfg.rcnn.score_thr == 0
     assert fixed.model.test_cfg.rpn == cfg.model.test_cfg.rpn         # merged, not replaced
     assert fixed.test_evaluator.type == 'LVISFedMetric' and fixed.test_evaluator.max_dets == -1
