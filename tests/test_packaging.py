@@ -21,10 +21,12 @@ def test_wheel_has_the_runtime_data_files(tmp_path):
     wheel = glob.glob(str(tmp_path / 'mmdet_lvis_fed-*.whl'))[0]
     names = set(zipfile.ZipFile(wheel).namelist())
     assert 'mmdet_lvis_fed/datasets/coco_synsets.json' in names
-    # every non-Python file under the package is shipped
+    # every non-Python file under the package is shipped (caches aside: __pycache__ holds
+    # numba's compiled RLE loops beside the bytecode)
     pkg = osp.join(ROOT, 'mmdet_lvis_fed')
     data = {osp.relpath(p, ROOT) for p in glob.glob(osp.join(pkg, '**', '*'), recursive=True)
-            if osp.isfile(p) and not p.endswith(('.py', '.pyc'))}
+            if osp.isfile(p) and not p.endswith(('.py', '.pyc'))
+            and '__pycache__' not in p.split(osp.sep)}
     assert data <= names
     assert 'mmdet_lvis_fed/testing/synthetic.py' in names
     # every module, so that a folder without __init__.py (which packages.find skips) is caught:
