@@ -88,7 +88,7 @@ def compare(work_dir, ckpt=None, images=40, max_dets_per_cat=1000, runs=2):
 
 def pass_two(log):
     """What the piece's log says of pass 2: detections kept, masks computed, seconds."""
-    m = re.search(r'pass 2 of 2: (\d+) detections kept(?:, masks computed for the (\d+)[^,]*)?'
+    m = re.search(r'pass 2 of 2: (\d+) detections kept(?:, (\d+) masks computed \([^)]*\))?'
                   r'(?: with masks)?, ([\d.]+) s', log)
     if not m:
         return ''

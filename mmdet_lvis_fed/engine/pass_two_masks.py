@@ -36,8 +36,10 @@ def plan(evaluator, hooks, masks):
         return False, None, (f'full-image masks for every kept detection: '
                              f'{", ".join(others + drawing)} reads them')
     readers = [m for m in evaluator.metrics if m.with_masks]
-    if masks == 'all' or not readers:
-        return True, None, f'masks for every kept detection (masks={masks!r})'
+    if masks == 'all':
+        return True, None, 'masks for every kept detection (masks=\'all\')'
+    if not readers:
+        return True, {}, 'no masks: no metric reads them (box AP only)'
     every = [m for m in readers if m.mask_area or m.format_only]
     if every:
         return True, None, ('masks for every kept detection: LVISFedMetric reads every mask '

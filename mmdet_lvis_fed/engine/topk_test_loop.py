@@ -280,9 +280,9 @@ class TopKTestLoop(TestLoop):
         else:
             computed = torch.tensor([computed])
             all_reduce(computed)
-            print_log(f'TopKTestLoop pass 2 of 2: {int(kept.sum())} detections kept, masks '
-                      f'computed for the {int(computed)} of a class annotated on their image, '
-                      f'{seconds:.1f} s', 'current')
+            print_log(f'TopKTestLoop pass 2 of 2: {int(kept.sum())} detections kept, '
+                      f'{int(computed)} masks computed (the others empty), {seconds:.1f} s',
+                      'current')
         if short:
             print_log(f'TopKTestLoop: {short} classes reached {k} detections in pass 1 and '
                       'fewer in pass 2: the detector did not give the same scores twice '

@@ -52,3 +52,9 @@ def test_every_detection_gets_a_mask_where_something_else_reads_them(ann_file, t
                      (metric(ann_file), 'all')):
         rle, annotated, _ = plan(evaluator(m), [SimpleNamespace(draw=False)], masks)
         assert (rle, annotated) == (True, None)
+
+
+def test_no_masks_where_no_metric_reads_them(ann_file):
+    boxes_only = LVISFedMetric(ann_file=ann_file, metric='bbox', max_dets=-1, max_dets_per_cat=10)
+    assert plan(evaluator(boxes_only), [], 'evaluated')[:2] == (True, {})
+    assert plan(evaluator(boxes_only), [], 'all')[:2] == (True, None)
