@@ -98,12 +98,12 @@ def rle_masks(roi_head):
         def single(mask_preds, bboxes, labels, img_meta, rcnn_test_cfg, rescale=False,
                    activate_map=False):
             threshold = rcnn_test_cfg.mask_thr_binary
-            h, w = (int(v) for v in img_meta['ori_shape'][:2])
             if bboxes.device.type != 'cpu' or not rescale or activate_map or threshold < 0:
-                masks = predict_single(mask_preds, bboxes, labels, img_meta, rcnn_test_cfg,
-                                       rescale=rescale, activate_map=activate_map)
-                return _encoded(masks, h, w)
-            bboxes /= bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
+                return RLEColumn.from_masks(predict_single(
+                    mask_preds, bboxes, labels, img_meta, rcnn_test_cfg, rescale=rescale,
+                    activate_map=activate_map).cpu().numpy())
+            h, w = (int(v) for v in img_meta['ori_shape'][:2])
+            _rescale(bboxes, img_meta)
             if not head.class_agnostic:
                 mask_preds = mask_preds[range(len(mask_preds)), labels][:, None]
             return paste_rle(mask_preds.sigmoid(), bboxes, h, w, threshold)
@@ -111,13 +111,10 @@ def rle_masks(roi_head):
     return _replaced(head, '_predict_by_feat_single', wrap)
 
 
-def _encoded(masks, h, w):
-    """A mask tensor (n, h, w) as an RLEColumn (pycocotools' encode)."""
-    from pycocotools import mask as mask_utils
-    masks = masks.detach().cpu().numpy().astype(np.uint8)
-    if not len(masks):
-        return RLEColumn.from_rles([])
-    return RLEColumn.from_rles(mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0))))
+def _rescale(bboxes, img_meta):
+    """Boxes from the network's scale to the original image's, in place, as mmdet's mask head
+    does it (`FCNMaskHead._predict_by_feat_single` with rescale=True)."""
+    bboxes /= bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
 
 
 def evaluated_masks(roi_head, positives, computed):
@@ -142,8 +139,9 @@ def evaluated_masks(roi_head, positives, computed):
             for res, meta, n, sub in zip(results_list, batch_img_metas, need, done):
                 h, w = (int(v) for v in meta['ori_shape'][:2])
                 if len(res):
-                    res.bboxes /= res.bboxes.new_tensor(meta['scale_factor']).repeat((1, 2))
-                masks = sub.masks if isinstance(sub.masks, RLEColumn) else _encoded(sub.masks, h, w)
+                    _rescale(res.bboxes, meta)
+                masks = sub.masks if isinstance(sub.masks, RLEColumn) else \
+                    RLEColumn.from_masks(sub.masks.cpu().numpy())
                 res.masks = _fill(masks, n.numpy(), h, w)
             return results_list
         return only_evaluated

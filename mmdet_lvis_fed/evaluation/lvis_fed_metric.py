@@ -190,7 +190,6 @@ def _numpy(x):
 
 
 def _encode_masks(masks, ori_shape, n, img_id=None):
-    from pycocotools import mask as mask_utils
     h, w = int(ori_shape[0]), int(ori_shape[1])
     if masks is None:
         raise ValueError('segm evaluation needs pred_instances.masks (a mask head in the model)')
@@ -210,8 +209,7 @@ def _encode_masks(masks, ori_shape, n, img_id=None):
             f'LVISFedMetric: image {img_id}: pred_instances.masks has shape {tuple(masks.shape)}, '
             f'not ({n}, {h}, {w}): one mask per detection at the original image size (ori_shape '
             f'{h} x {w}). Predict with rescale=True, as mmdet\'s test loops do')
-    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8))
-    return RLEColumn.from_rles(rles)
+    return RLEColumn.from_masks(masks)
 
 
 def _log_dir(logger):

@@ -24,15 +24,25 @@ class RLEColumn:
         self.counts, self.offsets = counts, np.asarray(offsets, np.int64)
         self.heights, self.widths = np.asarray(heights, np.int64), np.asarray(widths, np.int64)
         # per mask, set by check_rle_counts from one decoding: checked, area, and the box of
-        # its pixels (x0, y0, x1, y1 inclusive; x1 = -1 when empty)
+        # its pixels (x0, y0, x1, y1 inclusive; x1 = -1 when empty). The last two are made at
+        # the first check: a column only held (a test's masks per image) does not carry them.
         self.counts_checked = np.zeros(len(self.heights), bool)
-        self.areas = np.zeros(len(self.heights), np.int64)
-        self.boxes = np.zeros((len(self.heights), 4), np.int32)
+        self.areas = self.boxes = None
 
     @property
     def chars(self):
         """The strings back to back, as uint8 (no copy)."""
         return np.frombuffer(self.counts, np.uint8)
+
+    @classmethod
+    def from_masks(cls, masks):
+        """Binary masks (n, height, width), as pycocotools' `encode` writes them."""
+        from pycocotools import mask as mask_utils
+        masks = np.asarray(masks)
+        if not len(masks):
+            return cls.from_rles([])
+        return cls.from_rles(mask_utils.encode(
+            np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8)))
 
     @classmethod
     def from_rles(cls, rles):
@@ -102,6 +112,9 @@ def check_rle_counts(column, source, name_of, rows=None):
     column: the evaluator asks for the masks pycocotools is about to read. `name_of(row)` gives
     (record, field) for a message."""
     rows = np.arange(len(column)) if rows is None else np.asarray(rows, np.int64)
+    if column.areas is None:
+        column.areas = np.zeros(len(column), np.int64)
+        column.boxes = np.zeros((len(column), 4), np.int32)
     rows = rows[~column.counts_checked[rows]]
     if not len(rows):
         return
