@@ -1,11 +1,14 @@
 """What the readers and the command-line tools share (no torch, mmengine or mmdet): reading a file
-whole, writing files whole or not at all, and the one-line error."""
+whole (or mapping it), writing files whole or not at all, and the one-line error."""
 import argparse
 import json
+import mmap
 import os
 import os.path as osp
 import shutil
+import stat
 import tempfile
+from contextlib import contextmanager
 
 from .errors import LVISFormatError
 
@@ -18,6 +21,38 @@ def read_bytes(path):
             return f.read()
     except OSError as e:
         raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+
+
+@contextmanager
+def mapped_bytes(path):
+    """The whole file at `path` as a read-only buffer: memory-mapped where it is a regular file
+    (no copy: the pages are the system's file cache), else read once (a pipe). The same "cannot
+    read" message as `read_bytes`. Views of the map must be gone when the block ends."""
+    try:
+        f = open(path, 'rb')
+    except OSError as e:
+        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+    with f:
+        try:
+            st = os.fstat(f.fileno())
+            mm = (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                  if stat.S_ISREG(st.st_mode) and st.st_size else None)
+        except (OSError, ValueError):
+            mm = None
+        if mm is None:
+            try:
+                data = f.read()
+            except OSError as e:
+                raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+            yield data
+            return
+        try:
+            yield mm
+        finally:
+            try:
+                mm.close()
+            except BufferError:         # a view still held (an error's traceback): left to gc
+                pass
 
 
 def umask():

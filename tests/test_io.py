@@ -115,3 +115,25 @@ def test_write_folder_replaces_the_whole_folder(tmp_path):
         io.write_folder({'a.json': [3], 'b.txt': 'd'}, str(out))
     assert (out / 'a.json').read_text() == '[2]' and (out / 'mine.txt').exists()
     assert sorted(os.listdir(tmp_path)) == ['set']      # no temporary folder left
+
+
+def test_mapped_bytes_maps_a_file_and_reads_a_pipe(tmp_path):
+    import mmap
+    import subprocess
+
+    from mmdet_lvis_fed.errors import LVISFormatError
+    from mmdet_lvis_fed.io import mapped_bytes
+    path = tmp_path / 'f.json'
+    path.write_bytes(b'[1, 2, 3]')
+    with mapped_bytes(path) as raw:
+        assert isinstance(raw, mmap.mmap) and raw[:] == b'[1, 2, 3]'
+    (tmp_path / 'empty').write_bytes(b'')
+    with mapped_bytes(tmp_path / 'empty') as raw:
+        assert raw == b''
+    proc = subprocess.Popen(['cat', str(path)], stdout=subprocess.PIPE)
+    with mapped_bytes(f'/dev/fd/{proc.stdout.fileno()}') as raw:   # a pipe: read once
+        assert raw == b'[1, 2, 3]'
+    proc.wait()
+    with pytest.raises(LVISFormatError, match=r'nope.json: cannot read file'):
+        with mapped_bytes(tmp_path / 'nope.json'):
+            pass

@@ -7,9 +7,11 @@ true and false positives, precision made monotone from the right, read at 101 re
 -1 where the group has no ground truth, 0 where it has ground truth but no detection.
 """
 import numpy as np
+from numba import njit
 
 from .columns import sort_by
 from .params import AREA_RNGS, FREQ_GROUPS, IOU_THRS, REC_THRS
+from .threads import map_ranges
 
 
 def curves(tps, fps, ng):
@@ -55,19 +57,68 @@ def accumulate(det_cat, det_score, tps, fps, num_gt, eval_cats):
 
     `det_cat`, `det_score`, `tps`, `fps`: the detections in (image, category), score, results'
     order; `num_gt`: (A, categories) ground truth per area range."""
-    K = len(eval_cats)
-    precision = -np.ones((len(IOU_THRS), len(REC_THRS), K, len(AREA_RNGS)))
-    recall = -np.ones((len(IOU_THRS), K, len(AREA_RNGS)))
+    T, R, A = len(IOU_THRS), len(REC_THRS), len(AREA_RNGS)
     # Across images: score, then image, then the results' order (lvis-api's stable sorts).
     order = sort_by(det_cat, det_score)
     cats = det_cat[order]
-    tps, fps = tps[:, order], fps[:, order]     # each category's detections are now contiguous
     starts = np.searchsorted(cats, eval_cats, 'left')
     ends = np.searchsorted(cats, eval_cats, 'right')
-    for k, c in enumerate(eval_cats):
-        lo, hi = starts[k], ends[k]
-        precision[:, :, k], recall[:, k] = curves(tps[:, lo:hi], fps[:, lo:hi], num_gt[:, c])
-    return precision, recall
+    precision = np.empty((len(eval_cats), A, T, R))
+    recall = np.empty((len(eval_cats), A, T))
+    tps, fps = np.ascontiguousarray(tps), np.ascontiguousarray(fps)
+    num_gt = np.ascontiguousarray(num_gt[:, eval_cats].T)
+    # categories in threads: each fills its own rows of precision and recall
+    map_ranges(lambda lo, hi: _curves(tps, fps, order, starts[lo:hi], ends[lo:hi], num_gt[lo:hi],
+                                      REC_THRS, T, precision[lo:hi], recall[lo:hi]),
+               len(eval_cats), min_rows=64)
+    return precision.transpose(2, 3, 0, 1).copy(), recall.transpose(2, 0, 1).copy()
+
+
+@njit(cache=True, nogil=True)
+def _curves(tps, fps, order, starts, ends, num_gt, rec_thrs, T, precision, recall):
+    """`curves` for every category k at once, in compiled loops with the same floating-point
+    operations: its detections are columns order[starts[k]:ends[k]] of tps/fps (rows a * T + t),
+    num_gt[k] its ground truth per area range. Fills precision (K, A, T, R), recall (K, A, T)."""
+    eps = np.spacing(1.0)
+    n_max = 0
+    for k in range(len(starts)):
+        n_max = max(n_max, ends[k] - starts[k])
+    tp_c = np.empty(n_max, np.int64)
+    pr = np.empty(n_max)
+    for k in range(len(starts)):
+        lo, n = starts[k], ends[k] - starts[k]
+        for a in range(num_gt.shape[1]):
+            m = num_gt[k, a]
+            if m == 0:
+                precision[k, a] = -1.0
+                recall[k, a] = -1.0
+                continue
+            if n == 0:
+                precision[k, a] = 0.0
+                recall[k, a] = 0.0
+                continue
+            for t in range(T):
+                row = a * T + t
+                tp = fp = 0
+                for j in range(n):
+                    col = order[lo + j]
+                    tp += tps[row, col]
+                    fp += fps[row, col]
+                    tp_c[j] = tp
+                    pr[j] = tp / (fp + tp + eps)
+                recall[k, a, t] = tp / m
+                for j in range(n - 2, -1, -1):          # precision made monotone
+                    pr[j] = max(pr[j], pr[j + 1])
+                # per recall point r: the first detection whose tp count k_r reaches it, k_r
+                # the smallest count with k_r / m >= r (lvis-api's float division)
+                j = 0
+                for i in range(len(rec_thrs)):
+                    k_r = max(int(rec_thrs[i] * m) - 2, 0)
+                    while k_r <= m and k_r / m < rec_thrs[i]:
+                        k_r += 1
+                    while j < n and tp_c[j] < k_r:
+                        j += 1
+                    precision[k, a, t, i] = pr[j] if j < n else 0.0
 
 
 def accumulate_pools(det_cat, det_score, tps, fps, num_gt, eval_cats, cat_freq):

@@ -15,6 +15,7 @@ from ..lvis_file import LVISFile
 from ..records import categories_named
 from .columns import index_of, pair_keys
 from .masks import RLEColumn, check_rle, check_rle_counts
+from .polygons import encode_polygons, polygon_rows
 
 
 @dataclass
@@ -124,24 +125,7 @@ class LVISGroundTruth:
     def rles(self):
         """Ground-truth masks as compressed RLE, decoded once and cached (polygons are merged)."""
         if self._rles is None:
-            from pycocotools import mask as mask_utils
-            out = []
-            for i, segm in enumerate(self.ann_segm):
-                h, w = (int(v) for v in self.img_hw[self.ann_img[i]])
-                try:
-                    if isinstance(segm, list):
-                        rle = mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
-                    elif isinstance(segm, dict) and isinstance(segm.get('counts'), list):
-                        rle = mask_utils.frPyObjects(segm, h, w)
-                    else:
-                        rle = segm
-                        check_rle(rle, h, w, self.source, f'annotation id {self.ann_ids[i]}')
-                except LVISFormatError:
-                    raise
-                except Exception as e:
-                    raise LVISFormatError(f'{where(self.source)}annotation id {self.ann_ids[i]}: '
-                                          f'field "segmentation" cannot be decoded ({e})') from e
-                out.append(rle)
+            out = [self._rle(i) for i in range(len(self.ann_segm))]
             given = [i for i, segm in enumerate(self.ann_segm) if isinstance(segm, dict)
                      and isinstance(segm.get('counts'), (str, bytes))]
             if given:
@@ -151,12 +135,55 @@ class LVISGroundTruth:
             self._rles = out
         return self._rles
 
+    def _rle(self, i):
+        """Annotation i's mask as pycocotools makes it (polygons merged), its problems named."""
+        from pycocotools import mask as mask_utils
+        segm = self.ann_segm[i]
+        h, w = (int(v) for v in self.img_hw[self.ann_img[i]])
+        try:
+            if isinstance(segm, list):
+                return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+            if isinstance(segm, dict) and isinstance(segm.get('counts'), list):
+                return mask_utils.frPyObjects(segm, h, w)
+            check_rle(segm, h, w, self.source, f'annotation id {self.ann_ids[i]}')
+            return segm
+        except LVISFormatError:
+            raise
+        except Exception as e:
+            raise LVISFormatError(f'{where(self.source)}annotation id {self.ann_ids[i]}: '
+                                  f'field "segmentation" cannot be decoded ({e})') from e
+
     def rle_column(self):
         """The masks of `rles()` packed in one RLEColumn, decoded once to keep their areas and
-        pixel boxes (`masks.check_rle_counts`), cached."""
+        pixel boxes (`masks.check_rle_counts`), cached. Polygons are encoded by compiled code
+        (`polygons.py`, the same strings as pycocotools'), the rest as `rles()` does."""
         if self._rle_column is None:
-            column = RLEColumn.from_rles(self.rles())
+            column = self._polygon_column() if self._rles is None else None
+            if column is None:
+                column = RLEColumn.from_rles(self.rles())
             check_rle_counts(column, self.source, lambda i: (f'annotation id {self.ann_ids[i]}',
                                                              'segmentation'))
             self._rle_column = column
         return self._rle_column
+
+    def _polygon_column(self):
+        """All masks as one RLEColumn, the polygon rows by `polygons.encode_polygons`."""
+        n = len(self.ann_segm)
+        if not n:
+            return None
+        hw = self.img_hw[self.ann_img]
+        fast = polygon_rows(self.ann_segm)
+        rows = np.flatnonzero(fast)
+        chars, offsets = encode_polygons([self.ann_segm[i] for i in rows], hw[rows, 0],
+                                         hw[rows, 1])
+        if len(rows) == n:
+            return RLEColumn(chars.tobytes(), offsets, hw[:, 0], hw[:, 1])
+        # the others one by one, in file order among the polygons
+        strings = [None] * n
+        for k, i in enumerate(rows):
+            strings[i] = chars[offsets[k]:offsets[k + 1]].tobytes()
+        for i in np.flatnonzero(~fast):
+            counts = self._rle(i)['counts']
+            strings[i] = counts if isinstance(counts, bytes) else counts.encode()
+        lengths = np.fromiter(map(len, strings), np.int64, n)
+        return RLEColumn(b''.join(strings), np.r_[0, np.cumsum(lengths)], hw[:, 0], hw[:, 1])

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import LVISFormatError, field_error, where
 from .rle_kernels import rle_stats
+from .threads import map_ranges
 
 
 class RLEColumn:
@@ -118,7 +119,10 @@ def check_rle_counts(column, source, name_of, rows=None):
     rows = rows[~column.counts_checked[rows]]
     if not len(rows):
         return
-    ok, area, box = rle_stats(column.chars, column.offsets, rows, column.heights, column.widths)
+    chars = column.chars
+    parts = map_ranges(lambda lo, hi: rle_stats(chars, column.offsets, rows[lo:hi],
+                                                column.heights, column.widths), len(rows))
+    ok, area, box = (np.concatenate(x) for x in zip(*parts))
     bad = rows[~ok]
     if len(bad):
         i = int(bad.min())

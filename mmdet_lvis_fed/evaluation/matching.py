@@ -8,9 +8,11 @@ boxes of their pixels; boundary IoU (`boundary.py`) only for the mask pairs at 0
 the IoU it enters is min(mask IoU, boundary IoU).
 """
 import numpy as np
+from numba import njit
 
 from .params import IOU_THRS
 from .rle_kernels import decode_rows, pair_ious
+from .threads import map_ranges
 
 _PAIR_CHUNK = 1 << 18   # (detection, ground truth) pairs whose box IoU is held at once
 _NONE = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
@@ -86,6 +88,7 @@ def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
     gt_runs, gt_starts = decode_rows(gt_masks.chars, gt_masks.offsets, g['idx'])
     g_area, g_box = gt_masks.areas[g['idx']], gt_masks.boxes[g['idx']]
     d_area, d_box = det_masks.areas[d['idx']], det_masks.boxes[d['idx']]
+    chars = det_masks.chars
     parts = []
     for lo, hi in _chunks(ng, _PAIR_CHUNK):
         det, gti = _group_pairs(gs, ng, lo, hi)
@@ -96,51 +99,68 @@ def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
         inter = np.minimum(np.minimum(np.maximum(w, 0) * np.maximum(h, 0), a), b)
         can = (inter > 0) & (3 * inter >= a + b)       # i / (a + b - i) >= 0.5 needs 3i >= a + b
         det, gti = det[can], gti[can]
-        iou = pair_ious(det_masks.chars, det_masks.offsets, d['idx'][det], a[can], gt_runs,
-                        gt_starts, gti, b[can])
+        rows, a, b = d['idx'][det], a[can], b[can]
+        iou = np.concatenate(map_ranges(lambda lo, hi: pair_ious(
+            chars, det_masks.offsets, rows[lo:hi], a[lo:hi], gt_runs, gt_starts, gti[lo:hi],
+            b[lo:hi]), len(det)))
         ok = iou >= IOU_THRS[0]
         parts.append((det[ok], gti[ok], iou[ok]))
     return tuple(np.concatenate(x) for x in zip(*parts)) if parts else _NONE
 
 
 def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):
-    """lvis-api's greedy matching, for every (image, category) group, area range and threshold
-    at once: a detection takes the unmatched ground truth of highest IoU >= the threshold,
-    preferring ground truth that is not ignored; on equal IoU the later annotation in file
-    order wins (lvis-api's `<` comparison).
+    """lvis-api's greedy matching, for every (image, category) group, area range and threshold:
+    a detection takes the unmatched ground truth of highest IoU >= the threshold, preferring
+    ground truth that is not ignored; on equal IoU the later annotation in file order wins
+    (lvis-api's `<` comparison).
 
-    A detection only competes with earlier detections of its own group, so all groups advance
-    one score rank (`det_rank`) per step. Returns (matched, matched-to-an-ignored-gt), each
-    (rows, detections)."""
+    `pairs` (from `candidate_pairs`) are sorted by detection, and detections by (image,
+    category) group then score rank (`det_rank`): taking them in that order takes each group's
+    detections in lvis-api's order, and groups share no ground truth. Returns (matched,
+    matched-to-an-ignored-gt), each (rows, detections): row a * T + t for area range a and
+    threshold t."""
     rows = gt_ig_rows.shape[0]
-    thr = np.tile(IOU_THRS, rows // len(IOU_THRS))[:, None]
     n_det = len(det_rank)
     dt_m = np.zeros((rows, n_det), bool)
     dt_ig = np.zeros((rows, n_det), bool)
     p_det, p_gt, p_iou = pairs
-    if not len(p_det):
-        return dt_m, dt_ig
-    gt_taken = np.zeros((rows, num_gt), bool)
-    order = np.argsort(det_rank[p_det], kind='stable')
-    p_det, p_gt, p_iou = p_det[order], p_gt[order], p_iou[order]
-    ranks = det_rank[p_det]
-    bounds = np.r_[0, np.nonzero(np.diff(ranks))[0] + 1, len(ranks)]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        det, gti, iou = p_det[lo:hi], p_gt[lo:hi], p_iou[lo:hi]
-        seg = np.r_[0, np.nonzero(np.diff(det))[0] + 1]
-        seg_of = np.repeat(np.arange(len(seg)), np.diff(np.r_[seg, len(det)]))
-        avail = ~gt_taken[:, gti] & (iou[None, :] >= thr)
-        keep_ig = gt_ig_rows[:, gti]
-        nonig = avail & ~keep_ig
-        # Once a detection can match a non-ignored gt it never takes an ignored one.
-        elig = np.where(np.logical_or.reduceat(nonig, seg, axis=1)[:, seg_of], nonig, avail)
-        val = np.where(elig, iou[None, :], -1.0)
-        best = np.maximum.reduceat(val, seg, axis=1)[:, seg_of]
-        pos = np.where(elig & (val == best), np.arange(len(det))[None, :], -1)
-        choice = np.maximum.reduceat(pos, seg, axis=1)   # last of the best: lvis-api's tie rule
-        r, s = np.nonzero(choice >= 0)
-        p = choice[r, s]
-        gt_taken[r, gti[p]] = True
-        dt_m[r, det[p]] = True
-        dt_ig[r, det[p]] = keep_ig[r, p]
+    if len(p_det):
+        # each group's detections in rank order, one group after another
+        assert det_rank[0] == 0 and ((det_rank[1:] == 0)
+                                     | (det_rank[1:] == det_rank[:-1] + 1)).all()
+        assert (np.diff(p_det) >= 0).all(), 'pairs must be sorted by detection'
+        bounds = np.searchsorted(p_det, np.arange(n_det + 1))
+        _greedy(bounds, p_gt, p_iou, np.ascontiguousarray(gt_ig_rows), IOU_THRS, num_gt,
+                dt_m, dt_ig)
     return dt_m, dt_ig
+
+
+@njit(cache=True, nogil=True)
+def _greedy(bounds, p_gt, p_iou, gt_ig_rows, thrs, num_gt, dt_m, dt_ig):
+    """The matching loop: detection i's pairs are p_gt/p_iou[bounds[i]:bounds[i + 1]]."""
+    rows = gt_ig_rows.shape[0]
+    taken = np.zeros((rows, num_gt), np.bool_)
+    for i in range(len(bounds) - 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        if lo == hi:
+            continue
+        for r in range(rows):
+            thr = thrs[r % len(thrs)]
+            best, best_iou = -1, -1.0           # among ground truth that is not ignored
+            best_ig, best_ig_iou = -1, -1.0     # among ignored ground truth
+            for j in range(lo, hi):
+                g = p_gt[j]
+                iou = p_iou[j]
+                if taken[r, g] or iou < thr:
+                    continue
+                if not gt_ig_rows[r, g]:
+                    if iou >= best_iou:
+                        best, best_iou = g, iou
+                elif iou >= best_ig_iou:
+                    best_ig, best_ig_iou = g, iou
+            if best < 0:
+                best = best_ig
+            if best >= 0:
+                taken[r, best] = True
+                dt_m[r, i] = True
+                dt_ig[r, i] = gt_ig_rows[r, best]

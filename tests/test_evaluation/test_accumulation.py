@@ -52,3 +52,30 @@ def test_pooled_ap_on_a_category_subset():
     ref = challenge_eval(gt, results, 'bbox', pooled=True, cat_ids=cats)
     for key in POOL_KEYS:
         assert res.summary[key] == pytest.approx(ref.results[key], abs=TOL), key
+
+
+def test_compiled_curves_equal_the_array_curves_bit_for_bit():
+    """accumulate's compiled loops against `curves` (numpy, whole rows at once: cumulative sums,
+    a reversed running maximum, searchsorted recall points), category by category, on random
+    matches with tied scores, categories without detections and areas without ground truth."""
+    import numpy as np
+
+    from mmdet_lvis_fed.evaluation.accumulation import accumulate, curves
+    from mmdet_lvis_fed.evaluation.params import AREA_RNGS, IOU_THRS
+    rng = np.random.default_rng(5)
+    n, cats = 4000, 40
+    det_cat = np.sort(rng.integers(0, cats - 5, n))            # the last 5: no detections
+    det_score = rng.integers(0, 30, n) / 30.0                   # many ties
+    rows = len(AREA_RNGS) * len(IOU_THRS)
+    tps = rng.random((rows, n)) < 0.4
+    fps = ~tps & (rng.random((rows, n)) < 0.8)
+    num_gt = rng.integers(0, 60, (len(AREA_RNGS), cats))
+    num_gt[:, ::7] = 0
+    eval_cats = np.arange(cats)[rng.random(cats) < 0.9]
+    precision, recall = accumulate(det_cat, det_score, tps, fps, num_gt, eval_cats)
+    order = np.lexsort((-det_score, det_cat))                   # category, score, input order
+    for k, c in enumerate(eval_cats):
+        cols = order[det_cat[order] == c]
+        p, r = curves(tps[:, cols], fps[:, cols], num_gt[:, c])
+        assert precision[:, :, k].tobytes() == p.tobytes(), c
+        assert recall[:, k].tobytes() == r.tobytes(), c

@@ -1,0 +1,43 @@
+"""Row ranges of a compiled loop run at once, one thread per core.
+
+The evaluator's compiled loops (`rle_kernels.py`, `results_scan.py`) release the GIL
+(numba's `nogil=True`), so the rows of one call split into ranges run in parallel threads
+without copies or processes. How many: the cores this process may run on, at most
+`MAX_THREADS`, or `OMP_NUM_THREADS` where it is set (launchers such as torchrun set it to 1 per
+rank, so ranks sharing a node do not oversubscribe it).
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+MAX_THREADS = 8
+MIN_ROWS = 1 << 13        # fewer rows than this per thread: not worth a thread
+
+
+def thread_count():
+    """Threads the evaluator's loops may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    try:
+        cores = min(cores, int(os.environ.get('OMP_NUM_THREADS', cores)))
+    except ValueError:
+        pass
+    return max(1, min(cores or 1, MAX_THREADS))
+
+
+def map_ranges(fn, n, min_rows=MIN_ROWS):
+    """[fn(lo, hi) for consecutive ranges covering rows 0..n-1], in order: one range per
+    thread, in threads when there are at least `min_rows` rows per thread."""
+    parts = max(1, min(thread_count(), n // max(min_rows, 1)))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    if parts == 1:
+        return [fn(0, n)]
+    with ThreadPoolExecutor(parts) as pool:
+        return list(pool.map(lambda r: fn(*r), ranges))
+
+
+def run_all(jobs):
+    """Call each of `jobs` (callables), in threads when there are several."""
+    if len(jobs) == 1:
+        return [jobs[0]()]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(lambda job: job(), jobs))
