@@ -21,7 +21,6 @@ import numpy as np
 from numba import njit
 
 MIN_EXP10, MAX_EXP10 = -348, 347
-MAX_DIGITS = 19                   # a significand of 19 digits fits in 64 bits
 
 
 def _power_table():

@@ -18,7 +18,8 @@ class RLEColumn:
     """Compressed RLE masks packed in one bytes blob: no Python object per mask until one is read.
 
     Millions of masks as dicts cost gigabytes; here they cost their compressed counts plus 24 bytes.
-    Indexing gives the pycocotools dict of one mask.
+    Indexing gives the pycocotools dict of one mask. `counts` is bytes, or a 1-d uint8 array
+    (the results scanner's buffer, kept rather than copied).
     """
 
     def __init__(self, counts: bytes, offsets: np.ndarray, heights: np.ndarray, widths: np.ndarray):
@@ -74,7 +75,7 @@ class RLEColumn:
 
     def __getitem__(self, i):
         return {'size': [int(self.heights[i]), int(self.widths[i])],
-                'counts': self.counts[self.offsets[i]:self.offsets[i + 1]]}
+                'counts': bytes(self.counts[self.offsets[i]:self.offsets[i + 1]])}
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))

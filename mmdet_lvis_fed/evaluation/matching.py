@@ -3,7 +3,7 @@
 Only pairs in the same (image, category) whose IoU reaches the lowest threshold (0.5) can match:
 box IoU is computed for every pair in bulk with pycocotools' formula and operation order, so the
 threshold tests agree bit for bit; mask IoU as pycocotools' `mask.iou` computes it (the same
-doubles, `rle_kernels.pair_ious`), only for the pairs that can reach 0.5 by their areas and the
+doubles, `rle_kernels.group_pair_ious`), only for the pairs that can reach 0.5 by their areas and the
 boxes of their pixels; boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or more, since
 the IoU it enters is min(mask IoU, boundary IoU).
 """
@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from .params import IOU_THRS
-from .rle_kernels import decode_rows, pair_ious
+from .rle_kernels import decode_rows, group_pair_ious
 from .threads import map_ranges
 
 _PAIR_CHUNK = 1 << 18   # (detection, ground truth) pairs whose box IoU is held at once
@@ -84,28 +84,21 @@ def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
     """Mask IoU >= 0.5 of the pairs in the same (image, category). Both columns were checked
     (`masks.check_rle_counts`), which kept each mask's area and pixel box: a pair whose
     intersection cannot reach 0.5 x its union by those (i <= min(box overlap, both areas),
-    u = area + area - i) is skipped, exactly, before any string is decoded."""
+    u = area + area - i) is skipped, exactly, before any string is decoded
+    (`rle_kernels.group_pair_ious`, detections in threads)."""
     gt_runs, gt_starts = decode_rows(gt_masks.chars, gt_masks.offsets, g['idx'])
     g_area, g_box = gt_masks.areas[g['idx']], gt_masks.boxes[g['idx']]
-    d_area, d_box = det_masks.areas[d['idx']], det_masks.boxes[d['idx']]
+    rows = d['idx']
+    d_area, d_box = det_masks.areas[rows], det_masks.boxes[rows]
     chars = det_masks.chars
-    parts = []
-    for lo, hi in _chunks(ng, _PAIR_CHUNK):
-        det, gti = _group_pairs(gs, ng, lo, hi)
-        a, b = d_area[det], g_area[gti]
-        D, G = d_box[det].astype(np.int64), g_box[gti].astype(np.int64)
-        w = np.minimum(D[:, 2], G[:, 2]) - np.maximum(D[:, 0], G[:, 0]) + 1
-        h = np.minimum(D[:, 3], G[:, 3]) - np.maximum(D[:, 1], G[:, 1]) + 1
-        inter = np.minimum(np.minimum(np.maximum(w, 0) * np.maximum(h, 0), a), b)
-        can = (inter > 0) & (3 * inter >= a + b)       # i / (a + b - i) >= 0.5 needs 3i >= a + b
-        det, gti = det[can], gti[can]
-        rows, a, b = d['idx'][det], a[can], b[can]
-        iou = np.concatenate(map_ranges(lambda lo, hi: pair_ious(
-            chars, det_masks.offsets, rows[lo:hi], a[lo:hi], gt_runs, gt_starts, gti[lo:hi],
-            b[lo:hi]), len(det)))
-        ok = iou >= IOU_THRS[0]
-        parts.append((det[ok], gti[ok], iou[ok]))
-    return tuple(np.concatenate(x) for x in zip(*parts)) if parts else _NONE
+
+    def pairs(lo, hi):
+        k, j, iou = group_pair_ious(chars, det_masks.offsets, rows[lo:hi], d_area[lo:hi],
+                                    d_box[lo:hi], gs[lo:hi], ng[lo:hi], gt_runs, gt_starts,
+                                    g_area, g_box, IOU_THRS[0], True)
+        return k + lo, j, iou
+
+    return tuple(np.concatenate(x) for x in zip(*map_ranges(pairs, len(rows))))
 
 
 def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):

@@ -10,7 +10,7 @@ back to back (the JSON escapes `\\\\` and `\\/` undone: pycocotools' alphabet ho
 It is a fast path, not a second reader. It accepts only well-formed JSON in the format of
 `results_schema.Result`, with nothing else in it: keys in any order, any JSON whitespace, numbers
 in JSON's grammar. Anything it does not know (another key, a `null`, a `\\u` escape, a string
-that is not ASCII, an id of 19 digits or more, a number of more than 19 significant digits, a
+that is not ASCII, an id of 19 digits or more, a number of more than 18 significant digits, a
 record without a box when another has one, malformed text) makes it step aside, reading nothing, and `results_json` decodes the file with
 msgspec as before, which also words the error where there is one. A number is converted by
 `decimal_float.to_double`, the same double as `float()`; the rare one it cannot decide is
@@ -19,9 +19,11 @@ converted by `float()` itself, afterwards.
 import numpy as np
 from numba import njit
 
-from .decimal_float import MAX_DIGITS, POW_HI, POW_LO, to_double
+from .decimal_float import POW_HI, POW_LO, to_double
 from .threads import run_all
 
+MAX_DIGITS = 18                 # significant digits of a number read here (an int64 holds them)
+_POW10 = np.array([10.0 ** k for k in range(23)])       # exact doubles
 MIN_RECORD = len(b'{"image_id":0,"category_id":0,"score":0}')
 MAX_SIZE = 2 ** 31 - 1
 MAX_UNDECIDED = 1 << 16         # numbers left to float() per part; beyond, msgspec reads
@@ -94,74 +96,85 @@ def _key(buf, p, key_bytes, key_starts):
 def _int(buf, p):
     """(position after, value, ok) of a JSON integer of at most 18 digits at p. Not ok where
     there is none, it has more digits or a leading zero, or a fraction or exponent follows."""
-    neg = _is(buf, p, _MINUS)
+    n = len(buf)
+    neg = p < n and buf[p] == _MINUS
     if neg:
         p += 1
-    if not _digit(buf, p):
-        return p, 0, False
     start = p
     v = 0
-    while _digit(buf, p):
-        v = v * 10 + (buf[p] - _ZERO)
+    while p < n:
+        d = np.int64(buf[p]) - _ZERO
+        if d < 0 or d > 9:
+            break
+        v = v * 10 + d
         p += 1
-    if p - start > 18 or (buf[start] == _ZERO and p - start > 1):
+    if p == start or p - start > 18 or (buf[start] == _ZERO and p - start > 1):
         return p, 0, False
-    if _is(buf, p, _DOT) or _is(buf, p, 101) or _is(buf, p, 69):
+    if p < n and (buf[p] == _DOT or buf[p] == 101 or buf[p] == 69):
         return p, 0, False
     return p, -v if neg else v, True
+
+
+@njit(cache=True, nogil=True)
+def _digits(buf, p, man, digits):
+    """Read the digits at p into man: (position after, man, significant digits so far)."""
+    n = len(buf)
+    while p < n:
+        d = np.int64(buf[p]) - _ZERO
+        if d < 0 or d > 9:
+            break
+        man = man * 10 + d            # wraps past 18 digits: such a number is refused below
+        if man:
+            digits += 1
+        p += 1
+    return p, man, digits
 
 
 @njit(cache=True, nogil=True)
 def _number(buf, p, pow_hi, pow_lo):
     """(position after, value, status) of a JSON number at p: status 0 done, 1 valid but left
     to float() (a rounding `to_double` cannot decide, a subnormal or an overflow), 2 not a JSON
-    number or one of more than 19 significant digits (no writer of floats makes those: msgspec
+    number or one of more than 18 significant digits (no writer of doubles makes those: msgspec
     reads them)."""
-    neg = _is(buf, p, _MINUS)
+    n = len(buf)
+    neg = p < n and buf[p] == _MINUS
     if neg:
         p += 1
-    if not _digit(buf, p):
-        return p, 0.0, 2
-    if buf[p] == _ZERO and _digit(buf, p + 1):
-        return p, 0.0, 2                        # a leading zero: not JSON
-    man = np.uint64(0)
-    digits = 0                                  # significant digits in man
+    if not _digit(buf, p) or (buf[p] == _ZERO and _digit(buf, p + 1)):
+        return p, 0.0, 2                        # no digit, or a leading zero: not JSON
+    p, man, digits = _digits(buf, p, 0, 0)
     exp10 = 0
-    while _digit(buf, p):
-        if man != 0 or buf[p] != _ZERO:
-            digits += 1
-            man = man * np.uint64(10) + np.uint64(buf[p] - _ZERO)
-        p += 1
-        if digits > MAX_DIGITS:
-            break
+    if p < n and buf[p] == _DOT:
+        start = p + 1
+        p, man, digits = _digits(buf, start, man, digits)
+        if p == start:
+            return p, 0.0, 2
+        exp10 = start - p
     if digits > MAX_DIGITS:
         return p, 0.0, 2
-    if _is(buf, p, _DOT):
+    if p < n and (buf[p] == 101 or buf[p] == 69):      # e, E
         p += 1
-        if not _digit(buf, p):
-            return p, 0.0, 2
-        while _digit(buf, p):
-            if man != 0 or buf[p] != _ZERO:
-                digits += 1
-                man = man * np.uint64(10) + np.uint64(buf[p] - _ZERO)
-            exp10 -= 1
+        eneg = p < n and buf[p] == _MINUS
+        if p < n and (buf[p] == _MINUS or buf[p] == _PLUS):
             p += 1
-            if digits > MAX_DIGITS:
-                return p, 0.0, 2
-    if _is(buf, p, 101) or _is(buf, p, 69):      # e, E
-        p += 1
-        eneg = _is(buf, p, _MINUS)
-        if eneg or _is(buf, p, _PLUS):
-            p += 1
-        if not _digit(buf, p):
-            return p, 0.0, 2
+        start = p
         e = 0
-        while _digit(buf, p):
+        while p < n:
+            d = np.int64(buf[p]) - _ZERO
+            if d < 0 or d > 9:
+                break
             if e < 100000:
-                e = e * 10 + (buf[p] - _ZERO)
+                e = e * 10 + d
             p += 1
+        if p == start:
+            return p, 0.0, 2
         exp10 += -e if eneg else e
-    v, ok = to_double(man, exp10, neg, pow_hi, pow_lo)
+    if digits <= 15 and -22 <= exp10 <= 22:
+        # the common case, Clinger's fast path inline (see decimal_float.to_double)
+        v = np.float64(man)
+        v = v * _POW10[exp10] if exp10 >= 0 else v / _POW10[-exp10]
+        return p, -v if neg else v, 0
+    v, ok = to_double(np.uint64(man), exp10, neg, pow_hi, pow_lo)
     return p, v, 0 if ok else 1
 
 
@@ -407,24 +420,27 @@ def _parts(buf, parts):
     return starts
 
 
-def scan_results(raw: bytes, threads: int = 1):
-    """LVIS results JSON (bytes) as a dict of columns (image_id, category_id, score, bbox or
-    None, and sizes, counts bytes and offsets or None), or None where the scanner steps aside
-    (see the module's docstring): decode it with msgspec then. `threads` > 1 scans that many
-    parts of a large text at once, each from a record start; where a part does not end exactly
-    at the next one's start, the text is scanned again in one piece."""
+def scan_results(raw, threads: int = 1):
+    """LVIS results JSON (bytes, or any buffer: a memory map) as a dict of columns
+    (image_id, category_id, score, bbox or None, and sizes, counts (a uint8 array) and offsets
+    or None), or None where the scanner steps aside (see the module's docstring): decode it
+    with msgspec then. `threads` > 1 scans that many parts of a large text at once, each from a
+    record start; where a part does not end exactly at the next one's start, the text is
+    scanned again in one piece."""
     buf = np.frombuffer(raw, np.uint8)
-    starts = _parts(buf, threads if len(raw) >= PART_BYTES * threads else 1)
+    starts = _parts(buf, threads if len(buf) >= PART_BYTES * threads else 1)
     ends = starts[1:] + [len(buf)]
-    cols = [_Columns(hi - lo) for lo, hi in zip(starts, ends)]
+    # the first part's arrays hold every record: the others are copied in after it
+    cols = [_Columns(len(buf) if k == 0 else hi - lo)
+            for k, (lo, hi) in enumerate(zip(starts, ends))]
     jobs = [(c, lo, hi if hi < len(buf) else -1) for c, lo, hi in zip(cols, starts, ends)]
     run_all([lambda job=job: job[0].scan(buf, *job[1:]) for job in jobs])
     if len(jobs) > 1 and any(c.status != OK for c in cols):
-        cols = [_Columns(len(buf)).scan(buf, 0, -1)]
-    return _merge(raw, cols, starts)
+        cols = [cols[0].scan(buf, 0, -1)]
+    return _merge(raw, cols)
 
 
-def _merge(raw, cols, starts):
+def _merge(raw, cols):
     """The parts' columns as one dict (see scan_results), or None."""
     n = sum(c.n for c in cols)
     n_box, n_segm = sum(c.n_box for c in cols), sum(c.n_segm for c in cols)
@@ -440,16 +456,16 @@ def _merge(raw, cols, starts):
                 c.bbox[r, col - 1] = v
             else:
                 c.score[r] = v
-
-    def joined(name, **kw):
-        parts = [getattr(c, name)[:c.n] for c in cols]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, **kw)
-
-    out = dict(image_id=joined('img'), category_id=joined('cat'), score=joined('score'),
-               bbox=joined('bbox') if n_box else None, sizes=None, counts=None, offsets=None)
+    first, row, char = cols[0], cols[0].n, cols[0].n_chars
+    for c in cols[1:]:
+        for name in ('img', 'cat', 'score', 'bbox', 'sizes'):
+            getattr(first, name)[row:row + c.n] = getattr(c, name)[:c.n]
+        first.offsets[row + 1:row + c.n + 1] = c.offsets[1:c.n + 1] + char
+        first.chars[char:char + c.n_chars] = c.chars[:c.n_chars]
+        row, char = row + c.n, char + c.n_chars
+    out = dict(image_id=first.img[:n], category_id=first.cat[:n], score=first.score[:n],
+               bbox=first.bbox[:n] if n_box else None, sizes=None, counts=None, offsets=None)
     if n_segm:
-        shift = np.cumsum([0] + [c.n_chars for c in cols[:-1]])
-        out.update(sizes=joined('sizes'), counts=b''.join(c.chars[:c.n_chars] for c in cols),
-                   offsets=np.concatenate([[0]] + [c.offsets[1:c.n + 1] + s
-                                                   for c, s in zip(cols, shift)]))
+        out.update(sizes=first.sizes[:n], counts=first.chars[:char],
+                   offsets=first.offsets[:n + 1])
     return out

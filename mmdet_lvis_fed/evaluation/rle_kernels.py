@@ -13,7 +13,7 @@ The string format is pycocotools' `rleToString`/`rleFrString`: a run is 1-7 char
 alternate, zeros first, over the image in column-major order.
 
 pycocotools' IoU of two masks of one image is i / u in double precision, i the pixels in both,
-u those in either (its `rleIou`; 0 when i is 0): `pair_ious` computes the same two integers, so
+u those in either (its `rleIou`; 0 when i is 0): `group_pair_ious` computes the same two integers, so
 the IoUs are the same doubles.
 """
 import numpy as np
@@ -79,23 +79,36 @@ def rle_stats(chars, offsets, rows, heights, widths):
         pos = np.int64(0)
         a = np.int64(0)
         x0, y0, x1, y1 = w, h, np.int64(-1), np.int64(-1)
+        col, row = np.int64(0), np.int64(0)       # pos as (column, row): no division a run
         for j in range(m):
             v = buf[j]
             if j % 2 == 1 and v > 0:
-                s, e = pos, pos + v - 1
-                cs, ce = s // h, e // h
-                x0, x1 = min(x0, cs), max(x1, ce)
-                if ce > cs:
+                ce, re = _advance(col, row, v - 1, h)     # the run's last pixel
+                x0, x1 = min(x0, col), max(x1, ce)
+                if ce > col:
                     y0, y1 = 0, h - 1
                 else:
-                    y0, y1 = min(y0, s % h), max(y1, e % h)
+                    y0, y1 = min(y0, row), max(y1, re)
                 a += v
+            col, row = _advance(col, row, v, h)
             pos += v
         ok[k] = pos == h * w
         area[k] = a
         if x1 >= 0:
             box[k, 0], box[k, 1], box[k, 2], box[k, 3] = x0, y0, x1, y1
     return ok, area, box
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _advance(col, row, v, h):
+    """(column, row) of the pixel v after (col, row) in column-major order, h rows a column.
+    Runs mostly end in the next column at most: a division only for longer ones."""
+    row += v
+    if row >= h:
+        if row < 2 * h:
+            return col + 1, row - h
+        return col + row // h, row % h
+    return col, row
 
 
 @njit(cache=True, nogil=True)
@@ -147,28 +160,56 @@ def _intersection(a, na, b, nb):
 
 
 @njit(cache=True, nogil=True)
-def pair_ious(chars, offsets, det_rows, det_area, gt_runs, gt_starts, gt_rows, gt_area):
-    """pycocotools' mask IoU of each pair (detection mask det_rows[k], ground truth mask
-    gt_rows[k]). The detections' strings are decoded here, once per run of equal det_rows
-    (sort the pairs by detection); the ground truth comes decoded (`decode_rows`): gt_rows index
-    gt_starts. det_area / gt_area: per pair, each mask's area."""
-    n = len(det_rows)
-    out = np.zeros(n)
+def group_pair_ious(chars, offsets, det_rows, det_area, det_box, gt_first, gt_count, gt_runs,
+                    gt_starts, gt_area, gt_box, thr, prefilter):
+    """pycocotools' mask IoU of the pairs (detection k, ground truth j) for j in gt_first[k] ..
+    gt_first[k] + gt_count[k] - 1, keeping those >= thr: returns (k, j, IoU) of each, by k then
+    j. Detection k is string det_rows[k] of chars/offsets, decoded here once; ground truth j
+    comes decoded (`decode_rows`: runs gt_runs[gt_starts[j]:gt_starts[j + 1]]). Areas and pixel
+    boxes (x0, y0, x1, y1 inclusive) are `rle_stats`'. With `prefilter` (thr 0.5), a pair whose
+    intersection cannot reach half its union by those (i <= min(box overlap, both areas), u = a +
+    b - i: it needs 3i >= a + b) is skipped without decoding, exactly."""
+    cap = 1024
+    out_k = np.empty(cap, np.int64)
+    out_j = np.empty(cap, np.int64)
+    out_iou = np.empty(cap)
+    n = 0
     longest = 0
-    for k in range(n):
+    for k in range(len(det_rows)):
         longest = max(longest, offsets[det_rows[k] + 1] - offsets[det_rows[k]])
     buf = np.empty(longest, np.int64)
-    last, m = -1, 0
-    for k in range(n):
+    for k in range(len(det_rows)):
         r = det_rows[k]
-        if r != last:
-            m, _ = _decode(chars, offsets[r], offsets[r + 1], buf)
-            last = r
-        g = gt_rows[k]
-        lo, hi = gt_starts[g], gt_starts[g + 1]
-        i = _intersection(buf, m, gt_runs[lo:hi], hi - lo)
-        if i > 0:
-            out[k] = np.float64(i) / np.float64(det_area[k] + gt_area[k] - i)
+        a = det_area[k]
+        m = -1                                   # not decoded yet
+        for j in range(gt_first[k], gt_first[k] + gt_count[k]):
+            b = gt_area[j]
+            if prefilter:
+                w = (min(det_box[k, 2], gt_box[j, 2]) - max(det_box[k, 0], gt_box[j, 0]) + 1)
+                h = (min(det_box[k, 3], gt_box[j, 3]) - max(det_box[k, 1], gt_box[j, 1]) + 1)
+                bound = min(max(w, 0) * max(h, 0), a, b)
+                if bound <= 0 or 3 * bound < a + b:
+                    continue
+            if m < 0:
+                m, _ = _decode(chars, offsets[r], offsets[r + 1], buf)
+            lo, hi = gt_starts[j], gt_starts[j + 1]
+            i = _intersection(buf, m, gt_runs[lo:hi], hi - lo)
+            iou = np.float64(i) / np.float64(a + b - i) if i > 0 else 0.0
+            if iou < thr:
+                continue
+            if n == cap:
+                cap *= 2
+                out_k, out_j, out_iou = _grown(out_k, cap), _grown(out_j, cap), _grown(out_iou,
+                                                                                      cap)
+            out_k[n], out_j[n], out_iou[n] = k, j, iou
+            n += 1
+    return out_k[:n].copy(), out_j[:n].copy(), out_iou[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def _grown(x, cap):
+    out = np.empty(cap, x.dtype)
+    out[:len(x)] = x
     return out
 
 

@@ -90,7 +90,7 @@ def assert_same(got, ref):
     if ref.segm is None:
         assert got.segm is None
         return
-    assert got.segm.counts == ref.segm.counts
+    assert bytes(got.segm.counts) == ref.segm.counts
     for key in ('offsets', 'heights', 'widths'):
         assert np.array_equal(getattr(got.segm, key), getattr(ref.segm, key)), key
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmdet_lvis_fed.evaluation.rle_kernels import decode_rows, pair_ious, rle_stats
+from mmdet_lvis_fed.evaluation.rle_kernels import decode_rows, group_pair_ious, rle_stats
 
 
 def runs_of(s):
@@ -147,10 +147,14 @@ def test_pair_ious_are_pycocotools_doubles(strings):
     chars = np.frombuffer(counts, np.uint8)
     rows = np.arange(len(masks))
     _, area, _ = rle_stats(chars, offsets, rows, hh, ww)
-    runs, starts = decode_rows(chars, offsets, rows)
     det = np.sort(rng.integers(0, len(masks), 600))
     gt = rng.integers(0, len(masks), 600)
-    got = pair_ious(chars, offsets, det, area[det], runs, starts, gt, area[gt])
+    # each detection row k paired with one ground truth: the gt rows in pair order
+    g_runs, g_starts = decode_rows(chars, offsets, gt)
+    k, j, got = group_pair_ious(chars, offsets, det, area[det], np.zeros((600, 4), np.int64),
+                                np.arange(600), np.ones(600, np.int64), g_runs, g_starts,
+                                area[gt], np.zeros((600, 4), np.int64), -1.0, False)
+    assert k.tolist() == j.tolist() == list(range(600))
     expect = [mask_utils.iou([masks[d]], [masks[g]], [0])[0, 0] for d, g in zip(det, gt)]
     assert got.tolist() == expect
     assert (got > 0).any() and (got == 0).any() and (got == 1).any()
