@@ -122,7 +122,8 @@ def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):
         assert det_rank[0] == 0 and ((det_rank[1:] == 0)
                                      | (det_rank[1:] == det_rank[:-1] + 1)).all()
         assert (np.diff(p_det) >= 0).all(), 'pairs must be sorted by detection'
-        bounds = np.searchsorted(p_det, np.arange(n_det + 1))
+        bounds = np.zeros(n_det + 1, np.int64)
+        np.cumsum(np.bincount(p_det, minlength=n_det), out=bounds[1:])
         _greedy(bounds, p_gt, p_iou, np.ascontiguousarray(gt_ig_rows), IOU_THRS, num_gt,
                 dt_m, dt_ig)
     return dt_m, dt_ig
