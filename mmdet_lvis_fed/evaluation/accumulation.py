@@ -65,28 +65,48 @@ def accumulate(det_cat, det_score, tps, fps, num_gt, eval_cats):
     ends = np.searchsorted(cats, eval_cats, 'right')
     precision = np.empty((len(eval_cats), A, T, R))
     recall = np.empty((len(eval_cats), A, T))
-    tps, fps = np.ascontiguousarray(tps), np.ascontiguousarray(fps)
+    # a detection's rows side by side: the categories read their detections in score order,
+    # scattered over the columns, one cache line each instead of one per row
+    tps_t, fps_t = np.ascontiguousarray(tps.T), np.ascontiguousarray(fps.T)
     num_gt = np.ascontiguousarray(num_gt[:, eval_cats].T)
     # categories in threads: each fills its own rows of precision and recall
-    map_ranges(lambda lo, hi: _curves(tps, fps, order, starts[lo:hi], ends[lo:hi], num_gt[lo:hi],
-                                      REC_THRS, T, precision[lo:hi], recall[lo:hi]),
-               len(eval_cats), min_rows=64)
+    map_ranges(lambda lo, hi: _curves(tps_t, fps_t, order, starts[lo:hi], ends[lo:hi],
+                                      num_gt[lo:hi], REC_THRS, T, precision[lo:hi],
+                                      recall[lo:hi]), len(eval_cats), min_rows=64,
+               weights=ends - starts + 1)
     return precision.transpose(2, 3, 0, 1).copy(), recall.transpose(2, 0, 1).copy()
 
 
 @njit(cache=True, nogil=True)
-def _curves(tps, fps, order, starts, ends, num_gt, rec_thrs, T, precision, recall):
+def _curves(tps_t, fps_t, order, starts, ends, num_gt, rec_thrs, T, precision, recall):
     """`curves` for every category k at once, in compiled loops with the same floating-point
-    operations: its detections are columns order[starts[k]:ends[k]] of tps/fps (rows a * T + t),
-    num_gt[k] its ground truth per area range. Fills precision (K, A, T, R), recall (K, A, T)."""
+    operations: its detections are rows order[starts[k]:ends[k]] of tps_t/fps_t (detections x
+    (a * T + t)), num_gt[k] its ground truth per area range. Fills precision (K, A, T, R) and
+    recall (K, A, T)."""
     eps = np.spacing(1.0)
+    rows = tps_t.shape[1]
     n_max = 0
     for k in range(len(starts)):
         n_max = max(n_max, ends[k] - starts[k])
-    tp_c = np.empty(n_max, np.int64)
-    pr = np.empty(n_max)
+    tp_c = np.empty((rows, n_max), np.int64)
+    pr = np.empty((rows, n_max))
+    tp = np.empty(rows, np.int64)
+    fp = np.empty(rows, np.int64)
     for k in range(len(starts)):
         lo, n = starts[k], ends[k] - starts[k]
+        tp[:] = 0
+        fp[:] = 0
+        r0, r1 = rows, 0                        # the rows of area ranges with ground truth
+        for a in range(num_gt.shape[1]):
+            if num_gt[k, a]:
+                r0, r1 = min(r0, a * T), max(r1, (a + 1) * T)
+        for j in range(n):                      # cumulative counts and precision
+            col = order[lo + j]
+            for row in range(r0, r1):
+                tp[row] += tps_t[col, row]
+                fp[row] += fps_t[col, row]
+                tp_c[row, j] = tp[row]
+                pr[row, j] = tp[row] / (fp[row] + tp[row] + eps)
         for a in range(num_gt.shape[1]):
             m = num_gt[k, a]
             if m == 0:
@@ -99,16 +119,9 @@ def _curves(tps, fps, order, starts, ends, num_gt, rec_thrs, T, precision, recal
                 continue
             for t in range(T):
                 row = a * T + t
-                tp = fp = 0
-                for j in range(n):
-                    col = order[lo + j]
-                    tp += tps[row, col]
-                    fp += fps[row, col]
-                    tp_c[j] = tp
-                    pr[j] = tp / (fp + tp + eps)
-                recall[k, a, t] = tp / m
+                recall[k, a, t] = tp[row] / m
                 for j in range(n - 2, -1, -1):          # precision made monotone
-                    pr[j] = max(pr[j], pr[j + 1])
+                    pr[row, j] = max(pr[row, j], pr[row, j + 1])
                 # per recall point r: the first detection whose tp count k_r reaches it, k_r
                 # the smallest count with k_r / m >= r (lvis-api's float division)
                 j = 0
@@ -116,9 +129,9 @@ def _curves(tps, fps, order, starts, ends, num_gt, rec_thrs, T, precision, recal
                     k_r = max(int(rec_thrs[i] * m) - 2, 0)
                     while k_r <= m and k_r / m < rec_thrs[i]:
                         k_r += 1
-                    while j < n and tp_c[j] < k_r:
+                    while j < n and tp_c[row, j] < k_r:
                         j += 1
-                    precision[k, a, t, i] = pr[j] if j < n else 0.0
+                    precision[k, a, t, i] = pr[row, j] if j < n else 0.0
 
 
 def accumulate_pools(det_cat, det_score, tps, fps, num_gt, eval_cats, cat_freq):

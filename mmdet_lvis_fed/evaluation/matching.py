@@ -98,7 +98,8 @@ def _mask_pairs(d, g, gs, ng, det_masks, gt_masks):
                                     g_area, g_box, IOU_THRS[0], True)
         return k + lo, j, iou
 
-    return tuple(np.concatenate(x) for x in zip(*map_ranges(pairs, len(rows))))
+    return tuple(np.concatenate(x) for x in zip(*map_ranges(pairs, len(rows),
+                                                            weights=ng + 1)))
 
 
 def greedy_match(det_rank, pairs, gt_ig_rows, num_gt):

@@ -9,6 +9,8 @@ rank, so ranks sharing a node do not oversubscribe it).
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 MAX_THREADS = 8
 MIN_ROWS = 1 << 13        # fewer rows than this per thread: not worth a thread
 
@@ -23,11 +25,18 @@ def thread_count():
     return max(1, min(cores or 1, MAX_THREADS))
 
 
-def map_ranges(fn, n, min_rows=MIN_ROWS):
+def map_ranges(fn, n, min_rows=MIN_ROWS, weights=None):
     """[fn(lo, hi) for consecutive ranges covering rows 0..n-1], in order: one range per
-    thread, in threads when there are at least `min_rows` rows per thread."""
+    thread, in threads when there are at least `min_rows` rows per thread. The ranges hold
+    equal numbers of rows, or equal sums of `weights` (the work of each row) where given."""
     parts = max(1, min(thread_count(), n // max(min_rows, 1)))
     bounds = [n * k // parts for k in range(parts + 1)]
+    if weights is not None and parts > 1:
+        cum = np.cumsum(weights)
+        bounds = [0] + [min(n, int(np.searchsorted(cum, cum[-1] * k / parts)) + 1)
+                        for k in range(1, parts)]
+        bounds = sorted(set(bounds + [n]))
+        parts = len(bounds) - 1
     ranges = list(zip(bounds[:-1], bounds[1:]))
     if parts == 1:
         return [fn(0, n)]

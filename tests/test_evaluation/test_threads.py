@@ -24,3 +24,13 @@ def test_thread_count_follows_omp_num_threads(monkeypatch):
 
 def test_run_all_returns_in_order():
     assert threads.run_all([lambda k=k: k * k for k in range(5)]) == [0, 1, 4, 9, 16]
+
+
+def test_weighted_ranges_balance_the_work(monkeypatch):
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    weights = np.r_[np.full(10, 100), np.ones(990)]          # the first 10 rows: half the work
+    parts = threads.map_ranges(lambda lo, hi: (lo, hi), 1000, min_rows=10, weights=weights)
+    if threads.thread_count() == 2:
+        assert parts == [(0, 10), (10, 1000)]
+    assert parts[0][0] == 0 and parts[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
