@@ -53,7 +53,7 @@ import json, sys
 with open(sys.argv[1], 'rb') as f:
     json.load(f)
 """,
-    'ours: read_results (msgspec, checked columns)': """
+    'ours: read_results (compiled scan, checked columns)': """
 import sys
 from mmdet_lvis_fed.evaluation.results_json import read_results
 read_results(sys.argv[1])

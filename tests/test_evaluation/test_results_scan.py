@@ -187,3 +187,24 @@ def test_file_it_steps_aside_from_is_read_as_before():
     raw = ('[' + GOOD.replace('1,', '1,"extra":[{"x":null}],', 1) + ']').encode()
     assert scan_results(raw) is None
     assert_same(results_from_json(raw, 'r.json'), _columns(DECODER.decode(raw), 'r.json'))
+
+
+@pytest.mark.parametrize('threads', [2, 3, 5])
+def test_parts_in_threads_give_the_same_columns(monkeypatch, threads):
+    """A large text is scanned in parts from guessed record starts; strings that hold '},{'
+    (where a guess can land inside a string) and whitespace between records: the same columns
+    as one scan and as msgspec, whether the guesses hold or the text is scanned again whole."""
+    monkeypatch.setattr(results_scan, 'PART_BYTES', 64)
+    rng = random.Random(threads)
+    recs = random_records(300, rng)
+    recs = [r[:4] + ((r[4][0], json.dumps('a},{' + json.loads(r[4][1]) + '},{')),)
+            if i % 3 == 0 else r for i, r in enumerate(recs)]
+    for raw in (write(recs, rng), json.dumps([
+            dict(image_id=i, category_id=1, score=0.5, bbox=[1, 2, 3, 4],
+                 segmentation=dict(size=[3, 4], counts='},{"image_id":7,' * (i % 4)))
+            for i in range(200)]).encode()):
+        got = scan_results(raw, threads)
+        one = scan_results(raw, 1)
+        for key in ('image_id', 'category_id', 'score', 'bbox', 'sizes', 'offsets', 'counts'):
+            assert np.array_equal(got[key], one[key]), key
+        assert_same(results_from_json(raw, 's'), _columns(DECODER.decode(raw), 's'))
