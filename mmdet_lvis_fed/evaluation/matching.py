@@ -3,9 +3,9 @@
 Only pairs in the same (image, category) whose IoU reaches the lowest threshold (0.5) can match:
 box IoU is computed for every pair in bulk with pycocotools' formula and operation order, so the
 threshold tests agree bit for bit; mask IoU as pycocotools' `mask.iou` computes it (the same
-doubles, `rle_kernels.group_pair_ious`), only for the pairs that can reach 0.5 by their areas and the
-boxes of their pixels; boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or more, since
-the IoU it enters is min(mask IoU, boundary IoU).
+doubles, `rle_kernels.group_pair_ious`), only for the pairs that can reach 0.5 by their areas
+and the boxes of their pixels; boundary IoU (`boundary.py`) only for the mask pairs at 0.5 or
+more, since the IoU it enters is min(mask IoU, boundary IoU).
 """
 import numpy as np
 from numba import njit

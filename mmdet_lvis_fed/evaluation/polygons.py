@@ -174,6 +174,15 @@ def _polygon_runs(xy, h, w):
     return runs[:nr]
 
 
+@njit(cache=True, nogil=True, inline='always')
+def _take(runs, i, left, value):
+    """A mask's run with `left` pixels to go: where it is used up, the next run (its length,
+    the index after it, the flipped value); else as it was."""
+    if left == 0 and i < len(runs):
+        return runs[i], i + 1, not value
+    return left, i, value
+
+
 @njit(cache=True, nogil=True)
 def _union(ra, rb):
     """The runs of the union of two masks given as runs (zeros first), pycocotools' rleMerge:
@@ -189,18 +198,9 @@ def _union(ra, rb):
         c = min(ca, cb)
         cc += c
         ct = 0
-        ca -= c
-        if ca == 0 and a < len(ra):
-            ca = ra[a]
-            a += 1
-            va = not va
-        ct += ca
-        cb -= c
-        if cb == 0 and b < len(rb):
-            cb = rb[b]
-            b += 1
-            vb = not vb
-        ct += cb
+        ca, a, va = _take(ra, a, ca - c, va)
+        cb, b, vb = _take(rb, b, cb - c, vb)
+        ct += ca + cb
         vp = v
         v = va or vb
         if v != vp or ct == 0:

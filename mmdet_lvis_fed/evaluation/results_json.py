@@ -1,12 +1,13 @@
 """Read LVIS results JSON (the official server's format, `results_schema`) into `Detections`
 columns, and the same records already in memory.
 
-A file is read once, as bytes (so `<(cat res.json)` works). The format every LVIS tool writes is
-scanned straight into columns by compiled code where it lies (`results_scan.py`, memory-mapped:
-1.3-1.5 s and 1.2 GB for 421 MB of mask results in a fresh process, against 4.0-4.2 s and 2.3 GB
-for what follows); a file it steps aside from (another key, an escape it does not know, anything
-malformed) is decoded by msgspec into typed records: it checks every type on the way at twice the speed of `json.load`, which
-builds a dict per detection that is thrown away at once. When that typed decode refuses the text,
+A file is read once: memory-mapped, or read whole from a pipe (so `<(cat res.json)` works). The
+format every LVIS tool writes is scanned straight into columns by compiled code where it lies
+(`results_scan.py`: 1.3-1.5 s and 1.2 GB for 421 MB of mask results in a fresh process, against
+4.0-4.2 s and 2.3 GB for what follows). A file it steps aside from (another key, an escape it
+does not know, anything malformed) is decoded by msgspec into typed records: it checks every
+type on the way at twice the speed of `json.load`, which builds a dict per detection that is
+thrown away at once. When that typed decode refuses the text,
 the text is decoded untyped (Python's `json` where msgspec refuses it: it reads the NaN and
 Infinity that Python writes, and words its errors with line and column) and every record is
 checked by `results_schema.record_problem`, so the message that names the record and field is

@@ -11,8 +11,9 @@ It is a fast path, not a second reader. It accepts only well-formed JSON in the 
 `results_schema.Result`, with nothing else in it: keys in any order, any JSON whitespace, numbers
 in JSON's grammar. Anything it does not know (another key, a `null`, a `\\u` escape, a string
 that is not ASCII, an id of 19 digits or more, a number of more than 18 significant digits, a
-record without a box when another has one, malformed text) makes it step aside, reading nothing, and `results_json` decodes the file with
-msgspec as before, which also words the error where there is one. A number is converted by
+record without a box when another has one, malformed text) makes it step aside, keeping nothing,
+and `results_json` decodes the file with msgspec as before, which also words the error where
+there is one. A number is converted by
 `decimal_float.to_double`, the same double as `float()`; the rare one it cannot decide is
 converted by `float()` itself, afterwards.
 """
@@ -27,7 +28,7 @@ _POW10 = np.array([10.0 ** k for k in range(23)])       # exact doubles
 MIN_RECORD = len(b'{"image_id":0,"category_id":0,"score":0}')
 MAX_SIZE = 2 ** 31 - 1
 MAX_UNDECIDED = 1 << 16         # numbers left to float() per part; beyond, msgspec reads
-PART_BYTES = 1 << 24            # threads scan parts of at least this many bytes         # numbers left to float(); beyond that the file goes to msgspec
+PART_BYTES = 1 << 24            # threads scan parts of at least this many bytes
 
 # the fields a record may have (bit k of `seen`), then those of its segmentation
 _KEYS = [b'image_id', b'category_id', b'score', b'bbox', b'segmentation', b'size', b'counts']
@@ -55,6 +56,18 @@ def _ws(buf, p):
     while p < n and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
         p += 1
     return p
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _next(buf, p, close):
+    """After a value: (position after a comma and whitespace, 1) where another item follows,
+    (position after `close`, 0) where the object or list ends, (p, -1) for anything else."""
+    p = _ws(buf, p)
+    if _is(buf, p, _COMMA):
+        return _ws(buf, p + 1), 1
+    if _is(buf, p, close):
+        return p + 1, 0
+    return p, -1
 
 
 @njit(cache=True, nogil=True, inline='always')
@@ -101,18 +114,27 @@ def _int(buf, p):
     if neg:
         p += 1
     start = p
-    v = 0
-    while p < n:
-        d = np.int64(buf[p]) - _ZERO
-        if d < 0 or d > 9:
-            break
-        v = v * 10 + d
-        p += 1
+    p, v = _uint(buf, p, 10 ** 18)
     if p == start or p - start > 18 or (buf[start] == _ZERO and p - start > 1):
         return p, 0, False
     if p < n and (buf[p] == _DOT or buf[p] == 101 or buf[p] == 69):
         return p, 0, False
     return p, -v if neg else v, True
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _uint(buf, p, cap):
+    """(position after the digits at p, their value; it stops growing once it reaches `cap`)."""
+    n = len(buf)
+    v = 0
+    while p < n:
+        d = np.int64(buf[p]) - _ZERO
+        if d < 0 or d > 9:
+            break
+        if v < cap:
+            v = v * 10 + d
+        p += 1
+    return p, v
 
 
 @njit(cache=True, nogil=True)
@@ -158,14 +180,7 @@ def _number(buf, p, pow_hi, pow_lo):
         if p < n and (buf[p] == _MINUS or buf[p] == _PLUS):
             p += 1
         start = p
-        e = 0
-        while p < n:
-            d = np.int64(buf[p]) - _ZERO
-            if d < 0 or d > 9:
-                break
-            if e < 100000:
-                e = e * 10 + d
-            p += 1
+        p, e = _uint(buf, p, 100000)            # beyond: as good as infinite
         if p == start:
             return p, 0.0, 2
         exp10 += -e if eneg else e
@@ -278,67 +293,81 @@ def _scan(buf, start, stop, img, cat, score, bbox, sizes, offsets, chars, undeci
                     img[n] = v
                 else:
                     cat[n] = v
-            elif k == SCORE or k == BBOX:
-                count = 1 if k == SCORE else 4
-                if k == BBOX:
-                    if not _is(buf, p, _LBRACKET):
-                        return STEP_ASIDE, n, 0, 0, 0, 0
-                    p = _ws(buf, p + 1)
-                    n_box += 1
-                for j in range(count):
-                    if j:
-                        if not _is(buf, p, _COMMA):
-                            return STEP_ASIDE, n, 0, 0, 0, 0
-                        p = _ws(buf, p + 1)
-                    start = p
-                    p, v, status = _number(buf, p, pow_hi, pow_lo)
-                    if status == 2 or (status == 1 and n_undecided >= len(undecided)):
-                        return STEP_ASIDE, n, 0, 0, 0, 0
-                    if status == 1:
-                        undecided[n_undecided, 0] = n
-                        undecided[n_undecided, 1] = 0 if k == SCORE else j + 1
-                        undecided[n_undecided, 2] = start
-                        undecided[n_undecided, 3] = p
-                        n_undecided += 1
-                    if k == SCORE:
-                        score[n] = v
-                    else:
-                        bbox[n, j] = v
-                    if k == BBOX:
-                        p = _ws(buf, p)
-                if k == BBOX:
-                    if not _is(buf, p, _RBRACKET):
-                        return STEP_ASIDE, n, 0, 0, 0, 0
-                    p += 1
+            elif k == SCORE:
+                p, v, n_undecided, ok = _float(buf, p, n, 0, undecided, n_undecided, pow_hi,
+                                               pow_lo)
+                if not ok:
+                    return STEP_ASIDE, n, 0, 0, 0, 0
+                score[n] = v
+            elif k == BBOX:
+                p, n_undecided, ok = _box(buf, p, n, bbox, undecided, n_undecided, pow_hi,
+                                          pow_lo)
+                if not ok:
+                    return STEP_ASIDE, n, 0, 0, 0, 0
+                n_box += 1
             else:
                 p, c, ok = _segmentation(buf, p, n, sizes, chars, c, key_bytes, key_starts,
                                          plain)
                 if not ok:
                     return STEP_ASIDE, n, 0, 0, 0, 0
                 n_segm += 1
-            p = _ws(buf, p)
-            if _is(buf, p, _COMMA):
-                p = _ws(buf, p + 1)
-            elif _is(buf, p, _RBRACE):
-                p += 1
-                break
-            else:
+            p, more = _next(buf, p, _RBRACE)
+            if more < 0:
                 return STEP_ASIDE, n, 0, 0, 0, 0
+            if not more:
+                break
         if seen & _REQUIRED != _REQUIRED:
             return STEP_ASIDE, n, 0, 0, 0, 0
         n += 1
         offsets[n] = c
-        p = _ws(buf, p)
-        if _is(buf, p, _COMMA):
-            p = _ws(buf, p + 1)
-        elif _is(buf, p, _RBRACKET):
-            p += 1
-            break
-        else:
+        p, more = _next(buf, p, _RBRACKET)
+        if more < 0:
             return STEP_ASIDE, n, 0, 0, 0, 0
+        if not more:
+            break
     if stop >= 0 or _ws(buf, p) != len(buf):
         return STEP_ASIDE, n, 0, 0, 0, 0              # something after the list
     return OK, n, n_box, n_segm, c, n_undecided
+
+
+@njit(cache=True, nogil=True)
+def _float(buf, p, row, col, undecided, n_undecided, pow_hi, pow_lo):
+    """The number at p as a double: (position after, value, numbers left to float() so far,
+    ok). One that `to_double` cannot decide is noted in `undecided` (row, column (0 score, 1-4
+    bbox), start, end) and read by float() afterwards."""
+    start = p
+    p, v, status = _number(buf, p, pow_hi, pow_lo)
+    if status == 2 or (status == 1 and n_undecided >= len(undecided)):
+        return p, v, n_undecided, False
+    if status == 1:
+        undecided[n_undecided, 0] = row
+        undecided[n_undecided, 1] = col
+        undecided[n_undecided, 2] = start
+        undecided[n_undecided, 3] = p
+        n_undecided += 1
+    return p, v, n_undecided, True
+
+
+@njit(cache=True, nogil=True)
+def _box(buf, p, row, bbox, undecided, n_undecided, pow_hi, pow_lo):
+    """[x, y, w, h] at p into bbox[row]: (position after, numbers left to float(), ok)."""
+    if not _is(buf, p, _LBRACKET):
+        return p, n_undecided, False
+    p = _ws(buf, p + 1)
+    for j in range(4):
+        if j:
+            if not _is(buf, p, _COMMA):
+                return p, n_undecided, False
+            p = _ws(buf, p + 1)
+        p, v, n_undecided, ok = _float(buf, p, row, j + 1, undecided, n_undecided, pow_hi,
+                                       pow_lo)
+        if not ok:
+            return p, n_undecided, False
+        bbox[row, j] = v
+        p = _ws(buf, p)
+    if not _is(buf, p, _RBRACKET):
+        return p, n_undecided, False
+    return p + 1, n_undecided, True
 
 
 @njit(cache=True, nogil=True)
@@ -383,13 +412,9 @@ def _segmentation(buf, p, row, sizes, chars, c, key_bytes, key_starts, plain):
             p, c, ok = _string(buf, p, chars, c, plain)
             if not ok:
                 return p, c, False
-        p = _ws(buf, p)
-        if _is(buf, p, _COMMA):
-            p = _ws(buf, p + 1)
-        elif _is(buf, p, _RBRACE):
-            return p + 1, c, seen == (1 << SIZE) | (1 << COUNTS)
-        else:
-            return p, c, False
+        p, more = _next(buf, p, _RBRACE)
+        if more <= 0:
+            return p, c, more == 0 and seen == (1 << SIZE) | (1 << COUNTS)
 
 
 @njit(cache=True, nogil=True)

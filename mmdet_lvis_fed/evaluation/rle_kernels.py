@@ -13,8 +13,8 @@ The string format is pycocotools' `rleToString`/`rleFrString`: a run is 1-7 char
 alternate, zeros first, over the image in column-major order.
 
 pycocotools' IoU of two masks of one image is i / u in double precision, i the pixels in both,
-u those in either (its `rleIou`; 0 when i is 0): `group_pair_ious` computes the same two integers, so
-the IoUs are the same doubles.
+u those in either (its `rleIou`; 0 when i is 0): `group_pair_ious` computes the same two integers,
+so the IoUs are the same doubles.
 """
 import numpy as np
 from numba import njit
