@@ -20,7 +20,11 @@ def read_bytes(path):
         with open(path, 'rb') as f:
             return f.read()
     except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+        raise _cannot_read(path, e) from None
+
+
+def _cannot_read(path, e):
+    return LVISFormatError(f'{path}: cannot read file ({e.strerror or e})')
 
 
 @contextmanager
@@ -31,7 +35,7 @@ def mapped_bytes(path):
     try:
         f = open(path, 'rb')
     except OSError as e:
-        raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+        raise _cannot_read(path, e) from None
     with f:
         try:
             st = os.fstat(f.fileno())
@@ -43,7 +47,7 @@ def mapped_bytes(path):
             try:
                 data = f.read()
             except OSError as e:
-                raise LVISFormatError(f'{path}: cannot read file ({e.strerror or e})') from None
+                raise _cannot_read(path, e) from None
             yield data
             return
         try:

@@ -64,6 +64,14 @@ def _mul128(a, b):
     return p3 + (p1 >> _U32) + (p2 >> _U32) + (mid >> _U32), (mid << _U32) | (p0 & _M32)
 
 
+@njit(cache=True, nogil=True, inline='always')
+def clinger(man, exp10, negative):
+    """Clinger's fast path: man (an integer below 2^53, as a double) x 10^exp10 for |exp10| <=
+    22. Both are exact doubles, so one IEEE operation rounds once, correctly."""
+    v = man * _POW10[exp10] if exp10 >= 0 else man / _POW10[-exp10]
+    return -v if negative else v
+
+
 @njit(cache=True, nogil=True)
 def to_double(man, exp10, negative, pow_hi, pow_lo):
     """(the double nearest (-1 if negative) x man x 10^exp10, ok): `man` a uint64,
@@ -73,12 +81,8 @@ def to_double(man, exp10, negative, pow_hi, pow_lo):
     if man == 0:
         return -0.0 if negative else 0.0, True
     if man <= _EXACT and -22 <= exp10 <= 22:
-        # Clinger's fast path: man and 10^|exp10| are exact doubles, so one IEEE operation
-        # rounds once, correctly (this also takes the exact integers that the general path
-        # below leaves undecided)
-        v = np.float64(man)
-        v = v * _POW10[exp10] if exp10 >= 0 else v / _POW10[-exp10]
-        return -v if negative else v, True
+        # (this also takes the exact integers that the general path below leaves undecided)
+        return clinger(np.float64(man), exp10, negative), True
     if -_MAX_POW5 <= exp10 < 0 and man % _POW5[-exp10] == 0:
         # an exact binary fraction printed in full (a float32 box as mmdet writes it, say
         # 28.319671630859375): man / 10^k = (man / 5^k) / 2^k, an integer rounded once to a

@@ -11,7 +11,7 @@ pycocotools' rules step by step so the strings are the same:
   centre kept, each giving the first pixel inside that column; their column-major indices,
   sorted, are the run boundaries (a boundary met twice cancels out);
 * several polygons of one annotation: the union of their runs (its `rleMerge`);
-* the string: `rle_kernels._write_string` (its `rleToString`).
+* the string: `rle_kernels.append_string` (its `rleToString`).
 
 Only annotations whose segmentation is a list of polygons of at least 3 points each, in a
 list whose first polygon has more than 4 numbers, take this path (pycocotools reads a list
@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 from numba import njit
 
-from .rle_kernels import _write_string
+from .rle_kernels import append_string
 from .threads import map_ranges
 
 SCALE = 5.0                 # pycocotools' upsampling of the polygon's vertices
@@ -84,11 +84,7 @@ def _encode(coords, poly_starts, ann_starts, heights, widths, lo, hi):
             k = (poly_starts[j + 1] - poly_starts[j]) // 2
             poly = _polygon_runs(coords[poly_starts[j]:poly_starts[j] + 2 * k], h, w)
             runs = poly if j == ann_starts[i] else _union(runs, poly)
-        if p + 8 * len(runs) > len(out):            # at most 7 characters a run
-            grown = np.empty(max(2 * len(out), p + 8 * len(runs)), np.uint8)
-            grown[:p] = out[:p]
-            out = grown
-        p = _write_string(runs, len(runs), out, p)
+        out, p = append_string(runs, len(runs), out, p)
         offsets[i - lo + 1] = p
     return out[:p].copy(), offsets
 

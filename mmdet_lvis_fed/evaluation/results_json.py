@@ -7,9 +7,9 @@ format every LVIS tool writes is scanned straight into columns by compiled code 
 4.0-4.2 s and 2.3 GB for what follows). A file it steps aside from (another key, an escape it
 does not know, anything malformed) is decoded by msgspec into typed records: it checks every
 type on the way at twice the speed of `json.load`, which builds a dict per detection that is
-thrown away at once. When that typed decode refuses the text,
-the text is decoded untyped (Python's `json` where msgspec refuses it: it reads the NaN and
-Infinity that Python writes, and words its errors with line and column) and every record is
+thrown away at once. When that typed decode refuses the text, the text is decoded untyped
+(Python's `json` where msgspec refuses it: it reads the NaN and Infinity that Python writes,
+and words its errors with line and column) and every record is
 checked by `results_schema.record_problem`, so the message that names the record and field is
 ours, not msgspec's. A file that starts like a pickle is refused unread (unpickling runs code:
 `results_file.read_detections` unpickles only files named so).
@@ -27,8 +27,8 @@ from ..io import mapped_bytes
 from .detections import Detections
 from .masks import RLEColumn, check_rle_counts
 from .results_scan import scan_results
-from .threads import thread_count
 from .results_schema import DECODER, RECORDS, Result, json_type, record_problem
+from .threads import thread_count
 
 
 def read_results(path) -> Detections:

@@ -20,11 +20,10 @@ converted by `float()` itself, afterwards.
 import numpy as np
 from numba import njit
 
-from .decimal_float import POW_HI, POW_LO, to_double
+from .decimal_float import POW_HI, POW_LO, clinger, to_double
 from .threads import run_all
 
 MAX_DIGITS = 18                 # significant digits of a number read here (an int64 holds them)
-_POW10 = np.array([10.0 ** k for k in range(23)])       # exact doubles
 MIN_RECORD = len(b'{"image_id":0,"category_id":0,"score":0}')
 MAX_SIZE = 2 ** 31 - 1
 MAX_UNDECIDED = 1 << 16         # numbers left to float() per part; beyond, msgspec reads
@@ -68,6 +67,14 @@ def _next(buf, p, close):
     if _is(buf, p, close):
         return p + 1, 0
     return p, -1
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _item_end(buf, p, j, count):
+    """After item j of an array of `count` items: (position of the next item, or after the
+    closing bracket after the last, ok)."""
+    p, more = _next(buf, p, _RBRACKET)
+    return p, more == (1 if j < count - 1 else 0)
 
 
 @njit(cache=True, nogil=True, inline='always')
@@ -184,11 +191,8 @@ def _number(buf, p, pow_hi, pow_lo):
         if p == start:
             return p, 0.0, 2
         exp10 += -e if eneg else e
-    if digits <= 15 and -22 <= exp10 <= 22:
-        # the common case, Clinger's fast path inline (see decimal_float.to_double)
-        v = np.float64(man)
-        v = v * _POW10[exp10] if exp10 >= 0 else v / _POW10[-exp10]
-        return p, -v if neg else v, 0
+    if digits <= 15 and -22 <= exp10 <= 22:             # the common case, inline
+        return p, clinger(np.float64(man), exp10, neg), 0
     v, ok = to_double(np.uint64(man), exp10, neg, pow_hi, pow_lo)
     return p, v, 0 if ok else 1
 
@@ -355,19 +359,15 @@ def _box(buf, p, row, bbox, undecided, n_undecided, pow_hi, pow_lo):
         return p, n_undecided, False
     p = _ws(buf, p + 1)
     for j in range(4):
-        if j:
-            if not _is(buf, p, _COMMA):
-                return p, n_undecided, False
-            p = _ws(buf, p + 1)
         p, v, n_undecided, ok = _float(buf, p, row, j + 1, undecided, n_undecided, pow_hi,
                                        pow_lo)
         if not ok:
             return p, n_undecided, False
         bbox[row, j] = v
-        p = _ws(buf, p)
-    if not _is(buf, p, _RBRACKET):
-        return p, n_undecided, False
-    return p + 1, n_undecided, True
+        p, ok = _item_end(buf, p, j, 4)
+        if not ok:
+            return p, n_undecided, False
+    return p, n_undecided, True
 
 
 @njit(cache=True, nogil=True)
@@ -394,18 +394,13 @@ def _segmentation(buf, p, row, sizes, chars, c, key_bytes, key_starts, plain):
                 return p, c, False
             p = _ws(buf, p + 1)
             for j in range(2):
-                if j:
-                    if not _is(buf, p, _COMMA):
-                        return p, c, False
-                    p = _ws(buf, p + 1)
                 p, v, ok = _int(buf, p)
                 if not ok or v < 1 or v > MAX_SIZE:
                     return p, c, False
                 sizes[row, j] = v
-                p = _ws(buf, p)
-            if not _is(buf, p, _RBRACKET):
-                return p, c, False
-            p += 1
+                p, ok = _item_end(buf, p, j, 2)
+                if not ok:
+                    return p, c, False
         else:
             if not _is(buf, p, _QUOTE):
                 return p, c, False

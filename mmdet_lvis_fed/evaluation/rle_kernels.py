@@ -169,10 +169,9 @@ def group_pair_ious(chars, offsets, det_rows, det_area, det_box, gt_first, gt_co
     boxes (x0, y0, x1, y1 inclusive) are `rle_stats`'. With `prefilter` (thr 0.5), a pair whose
     intersection cannot reach half its union by those (i <= min(box overlap, both areas), u = a +
     b - i: it needs 3i >= a + b) is skipped without decoding, exactly."""
-    cap = 1024
-    out_k = np.empty(cap, np.int64)
-    out_j = np.empty(cap, np.int64)
-    out_iou = np.empty(cap)
+    out_k = np.empty(1024, np.int64)
+    out_j = np.empty(1024, np.int64)
+    out_iou = np.empty(1024)
     n = 0
     longest = 0
     for k in range(len(det_rows)):
@@ -197,20 +196,29 @@ def group_pair_ious(chars, offsets, det_rows, det_area, det_box, gt_first, gt_co
             iou = np.float64(i) / np.float64(a + b - i) if i > 0 else 0.0
             if iou < thr:
                 continue
-            if n == cap:
-                cap *= 2
-                out_k, out_j, out_iou = _grown(out_k, cap), _grown(out_j, cap), _grown(out_iou,
-                                                                                      cap)
+            if n == len(out_k):
+                out_k, out_j = _grown(out_k, n, n + 1), _grown(out_j, n, n + 1)
+                out_iou = _grown(out_iou, n, n + 1)
             out_k[n], out_j[n], out_iou[n] = k, j, iou
             n += 1
     return out_k[:n].copy(), out_j[:n].copy(), out_iou[:n].copy()
 
 
 @njit(cache=True, nogil=True)
-def _grown(x, cap):
-    out = np.empty(cap, x.dtype)
-    out[:len(x)] = x
+def _grown(x, used, need):
+    """A buffer of at least `need` (twice x's size at least) holding x[:used]."""
+    out = np.empty(max(2 * len(x), need), x.dtype)
+    out[:used] = x[:used]
     return out
+
+
+@njit(cache=True, nogil=True)
+def append_string(runs, m, out, p):
+    """pycocotools' string of runs[:m] written at out[p:], out grown where it is short:
+    (out, the position after)."""
+    if p + 8 * m > len(out):                     # at most 7 characters a run
+        out = _grown(out, p, p + 8 * m)
+    return out, _write_string(runs, m, out, p)
 
 
 @njit(cache=True, nogil=True)
@@ -227,11 +235,7 @@ def encode_crops(crops, y0, x0, heights, widths, img_h, img_w):
     p = 0
     for k in range(n):
         m = _crop_runs(crops[k], y0[k], x0[k], heights[k], widths[k], img_h, img_w, runs)
-        if p + 8 * m > len(out):                 # at most 7 characters a run
-            grown = np.empty(max(2 * len(out), p + 8 * m), np.uint8)
-            grown[:p] = out[:p]
-            out = grown
-        p = _write_string(runs, m, out, p)
+        out, p = append_string(runs, m, out, p)
         offsets[k + 1] = p
     return out[:p].copy(), offsets
 
